@@ -1,0 +1,133 @@
+"""The ``twinforge`` command line: a thin shell over the library."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from twinforge.cli.render import print_issues, twin_summary, twin_tree
+from twinforge.errors import SpecError, TwinforgeError
+from twinforge.spec import diff_specs, kind_json_schema, load_spec, twin_json_schema
+
+app = typer.Typer(
+    name="twinforge",
+    help="Digital twins paired with generative AI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def cli_errors(fn):
+    """Print twinforge errors without a traceback and exit with code 2."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SpecError as exc:
+            err_console.print(f"[red bold]{exc.args[0].splitlines()[0]}[/red bold]", highlight=False)
+            print_issues(err_console, exc.issues)
+            raise typer.Exit(2) from None
+        except TwinforgeError as exc:
+            err_console.print(f"[red bold]error:[/red bold] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@cli_errors
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Twin spec files (YAML or JSON)")],
+    strict: Annotated[bool, typer.Option(help="Treat warnings as errors")] = False,
+) -> None:
+    """Check twin specs; report every problem with file, line and field path."""
+    failed = 0
+    for f in files:
+        try:
+            spec = load_spec(f)
+        except SpecError as exc:
+            failed += 1
+            err_console.print(f"[red]✗ {f}[/red]: {len(exc.errors)} error(s)", highlight=False)
+            print_issues(err_console, exc.issues)
+            continue
+        from twinforge.spec.validate import validate_spec
+
+        warnings = [i for i in validate_spec(spec) if i.severity == "warning"]
+        for w in warnings:
+            object.__setattr__(w, "file", str(f))
+        if warnings:
+            print_issues(err_console, warnings)
+        if strict and warnings:
+            failed += 1
+            err_console.print(f"[red]✗ {f}[/red]: {len(warnings)} warning(s) (strict)", highlight=False)
+            continue
+        console.print(
+            f"[green]✓ {f}[/green]: twin {spec.name!r}, {len(spec.nodes)} nodes, {len(spec.edges)} edges"
+            + (f", {len(warnings)} warning(s)" if warnings else ""),
+            highlight=False,
+        )
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+@cli_errors
+def show(file: Annotated[Path, typer.Argument(help="Twin spec file")]) -> None:
+    """Show a twin as a tree and a summary table."""
+    spec = load_spec(file)
+    console.print(twin_tree(spec))
+    console.print(twin_summary(spec))
+
+
+@app.command()
+@cli_errors
+def schema(
+    kind: Annotated[
+        str | None, typer.Option("--kind", "-k", help="One node or edge kind, with units and limits")
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to a file instead of stdout")] = None,
+) -> None:
+    """Print the JSON Schema of twin specs (or of one kind)."""
+    data = kind_json_schema(kind) if kind else twin_json_schema()
+    text = json.dumps(data, indent=2)
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@app.command()
+@cli_errors
+def diff(
+    before: Annotated[Path, typer.Argument(help="Original twin")],
+    after: Annotated[Path, typer.Argument(help="Changed twin")],
+) -> None:
+    """Show what changed between two twins (parameters compared after unit conversion)."""
+    d = diff_specs(load_spec(before), load_spec(after))
+    console.print(d.render(), highlight=False)
+
+
+@app.command()
+@cli_errors
+def demo(
+    example_dir: Annotated[Path | None, typer.Option(help="Folder with the example twins")] = None,
+) -> None:
+    """Guided tour of twinforge on the bundled example twins, with real output."""
+    from twinforge.cli.demo import run_demo
+
+    run_demo(console, example_dir)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app()
