@@ -129,5 +129,10 @@ def demo(
     run_demo(console, example_dir)
 
 
+# -- command groups of each capability ------------------------------------------------------
+# Each capability keeps its commands in its own module with a `register(app)` function.
+# (add `from twinforge.cli import <area>` and `<area>.register(app)` below)
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()

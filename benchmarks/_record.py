@@ -1,0 +1,65 @@
+"""Shared helpers for benchmark scripts: machine description and recording into docs/benchmarks.md.
+
+Each benchmark owns one section of ``docs/benchmarks.md``, delimited by
+``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``; :func:`record` replaces that section.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import platform
+import re
+from pathlib import Path
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    """One line describing the machine the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    load = ""
+    with contextlib.suppress(OSError):
+        load = f", load avg {os.getloadavg()[0]:.2f}"
+    return f"{cpu}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}{load}"
+
+
+def record(name: str, title: str, body_markdown: str) -> None:
+    """Write (or replace) the section of ``docs/benchmarks.md`` owned by benchmark ``name``."""
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    section = (
+        f"<!-- bench:{name} -->\n## {title}\n\n"
+        f"Measured {stamp} on {machine()}. Re-run: `python benchmarks/{name}.py`.\n\n"
+        f"{body_markdown.strip()}\n<!-- /bench:{name} -->"
+    )
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _m: section, text)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text, encoding="utf-8")
+
+
+def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
+    def cell(v: object) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
+    return "\n".join(out)
