@@ -90,11 +90,15 @@ class Parameter(BaseModel):
             return self.by_product[product]
         return self.nominal
 
-    def converted(self, to_unit: str | None, product: str | None = None) -> float:
+    def converted(
+        self, to_unit: str | None, product: str | None = None, default_unit: str | None = None
+    ) -> float:
+        """The value in ``to_unit``; a parameter written without a unit is in ``default_unit``
+        (its catalogue unit)."""
         value = self.for_product(product)
         if value is None:
             raise ValueError("parameter has no value for this product")
-        return units.convert(value, self.unit, to_unit)
+        return units.convert(value, self.unit if self.unit is not None else default_unit, to_unit)
 
 
 class StateVar(BaseModel):
@@ -326,7 +330,8 @@ class TwinSpec(BaseModel):
         target = unit if unit is not None else (pdef.unit_for(self.currency) if pdef else None)
         p = el.parameters.get(name)
         if p is not None and p.for_product(product) is not None:
-            return p.converted(target if target is not None else p.unit, product)
+            cat_unit = pdef.unit_for(self.currency) if pdef else None
+            return p.converted(target if target is not None else p.unit, product, default_unit=cat_unit)
         if pdef is not None and pdef.default is not None:
             return units.convert(pdef.default, pdef.unit_for(self.currency), target)
         raise UnknownEntityError(

@@ -9,6 +9,7 @@ Besides SI and common engineering units the registry knows:
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import pint
@@ -67,19 +68,19 @@ def conversion_factor(from_unit: str | None, to_unit: str | None) -> float:
     return convert(1.0, from_unit, to_unit) - convert(0.0, from_unit, to_unit)
 
 
+_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*$")
+
+
 def parse_quantity(text: str) -> tuple[float, str]:
-    """Split ``"2.5 min"`` into ``(2.5, "min")``. A bare number is dimensionless."""
-    try:
-        q = ureg.Quantity(str(text).strip())
-    except Exception as exc:
-        raise UnitError(f"cannot read {text!r} as a quantity (a number and a unit)") from exc
-    if not isinstance(q, pint.Quantity):
-        return float(q), ""
-    unit = "" if q.unitless else f"{q.units:~}"
-    magnitude = q.magnitude
-    if not isinstance(magnitude, int | float):
-        raise UnitError(f"cannot read {text!r} as a scalar quantity")
-    return float(magnitude), unit
+    """Split ``"2.5 min"`` into ``(2.5, "min")``, keeping the unit as written. A bare number is
+    dimensionless (unit ``""``)."""
+    match = _QUANTITY.match(str(text))
+    if match is None:
+        raise UnitError(f"cannot read {text!r} as a quantity (a number followed by a unit, e.g. '2.5 min')")
+    unit = match.group(2)
+    if unit:
+        parse_unit(unit)  # raises UnitError for an unknown unit
+    return float(match.group(1)), unit
 
 
 def dimension_name(unit: str | None) -> str:

@@ -118,7 +118,7 @@ def _check_node(c: IssueCollector, spec: TwinSpec, node: Node, path: Path) -> No
             (*path, "kind"),
             f"unknown kind {node.kind!r} for node {node.id!r}{_did_you_mean(node.kind, all_kind_names())}",
             code="unknown-kind",
-            expected="one of " + ", ".join(all_kind_names()),
+            expected=None if _did_you_mean(node.kind, all_kind_names()) else "one of " + ", ".join(CATALOG),
             found=node.kind,
         )
         return

@@ -1,0 +1,3 @@
+from twinforge.cli.main import app
+
+app(prog_name="twinforge")
