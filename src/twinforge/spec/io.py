@@ -21,7 +21,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """SafeLoader that remembers duplicate mapping keys instead of silently keeping the last."""
 
 
-def _compose_lines(text: str, file: str, c: IssueCollector) -> tuple[Any, LineMap]:
+def compose_with_lines(text: str, file: str, c: IssueCollector) -> tuple[Any, LineMap]:
     """Parse YAML and build a map from field path to line number."""
     try:
         root = yaml.compose(text, Loader=_UniqueKeyLoader)
@@ -63,9 +63,16 @@ def _compose_lines(text: str, file: str, c: IssueCollector) -> tuple[Any, LineMa
     return data, lines
 
 
-def _pydantic_issues(exc: ValidationError, prefix: tuple[str | int, ...], c: IssueCollector) -> None:
+def pydantic_issues(
+    exc: ValidationError,
+    prefix: tuple[str | int, ...],
+    c: IssueCollector,
+    union_tags: frozenset[str] = frozenset(),
+) -> None:
+    """Turn pydantic's errors into issues (dropping union-member names from the field paths)."""
+    tags = _UNION_TAGS | union_tags
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in tags or "[" in p)))
         path = (*prefix, *loc)
         msg = err["msg"]
         typ = err["type"]
@@ -145,7 +152,7 @@ def parse_spec(
         spec = TwinSpec.model_validate(data)
         skip: set[str] = set()
     except ValidationError as exc:
-        _pydantic_issues(exc, (), c)
+        pydantic_issues(exc, (), c)
         spec, skip = _salvage(data)
     validate_spec(spec, c, skip_ids=skip)
     if c.errors:
@@ -205,7 +212,7 @@ def loads_spec(text: str, file: str = "<string>", fmt: str = "yaml") -> TwinSpec
             ) from None
         lines: LineMap = {}
     else:
-        data, lines = _compose_lines(text, file, c)
+        data, lines = compose_with_lines(text, file, c)
     return parse_spec(data, file=file, lines=lines, collector=c)
 
 
