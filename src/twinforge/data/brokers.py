@@ -62,6 +62,8 @@ def mosquitto_config(
         "# written by twinforge.data.brokers.mosquitto_config",
         f"listener {port} {host}",
         "allow_anonymous true",
+        "# started as root, mosquitto would switch to user 'mosquitto' and could not write data_dir",
+        f"user {_current_user()}",
         "# QoS 1 for a slow or absent persistent subscriber: queue, never drop",
         f"max_queued_messages {max_queued_messages}",
         "max_queued_bytes 0",
@@ -77,6 +79,12 @@ def mosquitto_config(
         "log_type notice",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _current_user() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.geteuid()).pw_name
 
 
 def mosquitto_binary() -> str | None:

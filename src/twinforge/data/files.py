@@ -101,7 +101,13 @@ class FileMapping(BaseModel):
     @classmethod
     def _column_shorthand(cls, v: Any) -> Any:
         if isinstance(v, dict):
-            return {str(k): ColumnMap.parse(val) for k, val in v.items()}
+            out = {}
+            for k, val in v.items():
+                try:
+                    out[str(k)] = ColumnMap.parse(val)
+                except (ValueError, ValidationError) as exc:
+                    raise ValueError(f"column {k!r}: {exc}") from None
+            return out
         return v
 
     @classmethod

@@ -320,7 +320,7 @@ class MessageDecoder:
             return result
         rule, bound = matched
         try:
-            data = json.loads(payload)
+            data = json.loads(payload.decode("utf-8"))
         except UnicodeDecodeError as exc:
             reject(f"payload is not UTF-8 text: {exc.reason} at byte {exc.start}")
             return result
