@@ -106,7 +106,7 @@ def test_mapping_errors_name_the_problem_with_suggestions(flow_rig, tmp_path):
     assert "node 'pump' of twin 'flow-rig' has no signals" in text
     with pytest.raises(MappingError, match="mapping is for twin 'other'"):
         FileMapping(twin="other", timestamp="t", columns={"x": "flow.q"}).resolve(flow_rig)
-    with pytest.raises(MappingError, match="column 'x': expected 'node.signal'"):
+    with pytest.raises(MappingError, match=r"column 'x': expected 'node\.signal'"):
         FileMapping.from_data({"timestamp": "t", "columns": {"x": "noseparator"}})
     path = tmp_path / "f.csv"
     path.write_text("time,flow\n2024-01-01,1\n")

@@ -55,11 +55,11 @@ def test_single_and_batched_samples(decoder, store):
 
 
 def test_topic_binding_node_only_and_fixed_rule_with_unit(decoder):
-    res, batch, q = decode(
+    _res, batch, q = decode(
         decoder, "gw/site1/flow", {"samples": [{"signal": "q", "ts": 1, "value": 2.0}], "unit": "L/min"}
     )
     assert q == [] and batch.value == pytest.approx([0.12])
-    res, batch, q = decode(decoder, "legacy/flow_lpm", {"ts": 1, "value": 100})
+    _res, batch, q = decode(decoder, "legacy/flow_lpm", {"ts": 1, "value": 100})
     assert q == [] and batch.value == pytest.approx([6.0])
 
 
@@ -129,7 +129,7 @@ def test_topic_rules_subscriptions_and_validation(flow_rig):
     assert MqttMapping(rules=[rule], catch_all=False).subscriptions() == ["site/+/+/+"]
     with pytest.raises(ValueError, match="'#' must be a whole last level"):
         TopicRule(topic="a/#/b")
-    with pytest.raises(ValueError, match="only {node} and {signal}"):
+    with pytest.raises(ValueError, match=r"only \{node\} and \{signal\}"):
         TopicRule(topic="a/{device}")
     with pytest.raises(MappingError, match="no signal 'x'"):
         MqttMapping(rules=[TopicRule(topic="a", node="flow", signal="x")]).check(flow_rig)

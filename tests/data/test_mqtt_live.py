@@ -156,12 +156,11 @@ def test_mqtt5_session(flow_rig, store, mosquitto):
 
 
 def test_embedded_amqtt_broker_path(flow_rig, store):
-    with EmbeddedBroker() as broker:
-        with MqttIngestor(flow_rig, store, broker.host, broker.port) as ing:
-            with PlantEmulator(flow_rig, broker.host, broker.port, samples_per_message=20) as em:
-                rep = em.publish(telemetry(flow_rig, 60))
-                for topic, payload in MALFORMED:
-                    em.publish_raw(topic, payload)
-            assert ing.wait_until(lambda s: s.samples_stored + s.quarantined >= rep.samples + len(MALFORMED))
+    with EmbeddedBroker() as broker, MqttIngestor(flow_rig, store, broker.host, broker.port) as ing:
+        with PlantEmulator(flow_rig, broker.host, broker.port, samples_per_message=20) as em:
+            rep = em.publish(telemetry(flow_rig, 60))
+            for topic, payload in MALFORMED:
+                em.publish_raw(topic, payload)
+        assert ing.wait_until(lambda s: s.samples_stored + s.quarantined >= rep.samples + len(MALFORMED))
     assert store.counts()["samples"] == rep.samples
     assert store.counts()["quarantine"] == len(MALFORMED)

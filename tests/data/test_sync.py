@@ -43,7 +43,7 @@ def test_state_from_latest_telemetry_with_staleness_and_units(flow_rig, store):
         for s in signal_statuses(flow_rig, store, at=T0 + pd.Timedelta(seconds=10), stale_after_periods=8)
     }
     assert loose[("thermo", "t")].status == "fresh"
-    with pytest.raises(KeyError, match="no signal observes pump.status"):
+    with pytest.raises(KeyError, match=r"no signal observes pump\.status"):
         state.get("pump", "status")
     assert state.to_frame().shape == (3, 8)
     assert state.as_dict()["states"]["pump"]["flow"]["value"] == 6.0
