@@ -300,12 +300,14 @@ class PlantEmulator:
         report.seconds = time.monotonic() - t_start
         return report
 
-    def publish_raw(self, topic: str, payload: bytes | str, wait_s: float = 10.0) -> None:
-        """Publish any payload as is (for malformed-message tests and demos)."""
+    def publish_raw(self, topic: str, payload: bytes | str, wait_s: float | None = 10.0) -> None:
+        """Publish any payload as is (for malformed-message tests and demos); ``wait_s=None``
+        returns without waiting for the broker's acknowledgement."""
         if not self._started:
             self.connect()
         self._send(topic, payload.encode() if isinstance(payload, str) else payload)
-        self.wait_acked(wait_s)
+        if wait_s is not None:
+            self.wait_acked(wait_s)
 
     def wait_acked(self, timeout_s: float = 60.0) -> None:
         """Wait until the broker acknowledged every message sent (paho resends after reconnects)."""
