@@ -102,16 +102,17 @@ def test_initial_state_telemetry_is_the_documented_placeholder(flow_rig):
     assert samples == list(InitialStateTelemetry(flow_rig, 20, start=100.0, seed=3))
 
 
-def test_initial_state_telemetry_noise_is_seeded(bottling_line):
-    a = [
-        s.value
-        for s in InitialStateTelemetry(bottling_line, 200, start=0.0, seed=7)
-        if s.node == "filler_vib"
-    ]
-    b = [
-        s.value
-        for s in InitialStateTelemetry(bottling_line, 200, start=0.0, seed=8)
-        if s.node == "filler_vib"
-    ]
-    assert len(a) == 200 and a != b
-    assert pd.Series(a).std() == pytest.approx(0.05, rel=0.25)  # the signal's noise_std
+def test_initial_state_telemetry_noise_is_seeded_and_within_range(bottling_line):
+    def values(seed, node):
+        return [
+            s.value
+            for s in InitialStateTelemetry(bottling_line, 1000, start=0.0, seed=seed)
+            if s.node == node
+        ]
+
+    a, b = values(7, "filler_temp"), values(8, "filler_temp")
+    assert len(a) == 200 and a != b  # period 5 s
+    assert pd.Series(a).mean() == pytest.approx(22.0, abs=0.05)  # filler temperature initial
+    assert pd.Series(a).std() == pytest.approx(0.2, rel=0.2)  # the signal's noise_std
+    vib = values(7, "filler_vib")  # around 0 with noise: clipped to the range [0, 50]
+    assert min(vib) == 0.0 and max(vib) > 0.0

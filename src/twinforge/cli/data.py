@@ -280,7 +280,8 @@ def register(app: typer.Typer) -> None:
         topics: TopicsOpt = None,
         duration: Annotated[float, typer.Option(help="Built-in generator: seconds of telemetry")] = 60.0,
         speed: Annotated[
-            float | None, typer.Option(help="1 = real time, 10 = 10x; default as fast as possible")
+            float | None,
+            typer.Option(help="1 = real time (default); 10 = 10x, times then run ahead of the clock"),
         ] = 1.0,
         batch: Annotated[int, typer.Option(help="Samples per MQTT message")] = 1,
         seed: Annotated[int, typer.Option(help="Seed of the built-in generator")] = 0,

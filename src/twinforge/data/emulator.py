@@ -117,7 +117,8 @@ class ReplaySource:
 class InitialStateTelemetry:
     """Placeholder telemetry until ``twinforge.sim`` exists: each signal of the twin reads the
     initial value of the state it observes (spec ``state.initial``, else the catalogue's, else 0),
-    converted to the signal's unit, plus ``N(0, noise_std)``, once per sampling period.
+    converted to the signal's unit, plus ``N(0, noise_std)``, clipped to the signal's measuring
+    range, once per sampling period.
 
     Deterministic for a given ``seed``. ``start`` defaults to now.
     """
@@ -147,6 +148,8 @@ class InitialStateTelemetry:
             n = int(np.floor(self.duration_s / info.period_s + 1e-9))
             times = self.start + np.arange(n) * info.period_s
             noise = rng.normal(0.0, info.noise_std, n) if info.noise_std > 0 else np.zeros(n)
+            if info.range is not None:  # an instrument reads within its measuring range
+                noise = np.clip(level + noise, info.range[0], info.range[1]) - level
             streams.append(_stream(times, noise, k, info.node, info.signal, level))
         for t, _k, node, signal, value in heapq.merge(*streams):
             yield TelemetrySample(node, signal, t, value)
