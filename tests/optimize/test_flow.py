@@ -24,6 +24,7 @@ def test_two_suppliers_one_plant_hand_optimum():
     assert plan.status == "optimal"
     assert not plan.mip
     assert plan.objective == pytest.approx(3840)
+    assert plan.solver_objective == pytest.approx(3840)  # HiGHS agrees with the recomputed cost
     assert plan.costs.as_dict() == pytest.approx(
         {"purchase": 2400, "processing": 400, "transport": 200 + 840, "fixed": 0, "penalty": 0}
     )
@@ -228,6 +229,7 @@ def test_real_example_solves(supply_chain):
     plan = optimize_flow(supply_chain)
     assert plan.status == "optimal"
     assert plan.objective == pytest.approx(sum(plan.costs.as_dict().values()))
+    assert plan.objective == pytest.approx(plan.solver_objective)
     assert plan.objective == pytest.approx(plan.costs.total)
     assert plan.unmet.empty
     flows = plan.flows
@@ -291,3 +293,39 @@ edges:
     assert plan.costs.fixed == pytest.approx(100)
     assert plan.flow("express") == pytest.approx(60)
     assert "use_link[express]" in {c.name for c in plan.constraints}
+
+
+def test_scalar_demand_in_a_multi_product_twin_is_per_product_and_noted():
+    spec = twin(TWO_PRODUCTS)
+    spec.node("C").parameters["demand"] = (
+        spec.node("C").parameters["demand"].model_copy(update={"by_product": None, "value": 20.0})
+    )
+    plan = optimize_flow(spec)
+    assert plan.flow("P->C", "a") == pytest.approx(20) and plan.flow("P->C", "b") == pytest.approx(20)
+    assert any("applies to each of a, b" in n for n in plan.notes)
+
+
+def test_warehouse_handling_cost_and_capacity():
+    spec = loads_spec(
+        """
+twinforge: 1
+name: via-warehouse
+nodes:
+  - {id: S, kind: supplier, parameters: {cost_per_unit: 3 EUR/item}}
+  - {id: W, kind: warehouse, parameters: {capacity: 40 item/day, handling_cost: 2 EUR/item}}
+  - {id: C, kind: customer, parameters: {demand: 30 item/day, unmet_penalty: 4 EUR/item}}
+edges:
+  - {source: S, target: W}
+  - {source: W, target: C, parameters: {cost_per_unit: 0.5 EUR/item}}
+"""
+    )
+    plan = optimize_flow(spec)
+    # serving costs 3 + 2 + 0.5 = 5.5 per item, more than the penalty of 4: nothing is shipped
+    assert plan.objective == pytest.approx(30 * 4)
+    assert plan.total_unmet == pytest.approx(30)
+    spec.set("C", "unmet_penalty", 10)
+    plan = optimize_flow(spec)
+    assert plan.objective == pytest.approx(165)
+    assert plan.costs.processing == pytest.approx(60)
+    assert plan.nodes.set_index("node").loc["W", "utilisation"] == pytest.approx(30 / 40)
+    assert plan.constraint("demand[C]").dual == pytest.approx(5.5)

@@ -570,6 +570,12 @@ class _Builder:
         for nid, kind in m.node_kind.items():
             if kind != "customer":
                 continue
+            param = self.twin.node(nid).parameters.get("demand")
+            if param is not None and not param.by_product and len(m.products) > 1:
+                m.notes.append(
+                    f"{nid}: demand is not written per product, so its value applies to each of "
+                    f"{', '.join(m.products)} (write demand by_product to split it)"
+                )
             for p in m.products:
                 m.demand[(nid, p)] = self.value(self.twin, nid, "demand", FLOW_UNIT, self._tp(p)) or 0.0
                 pen = self.value(self.twin, nid, "unmet_penalty", m.cost_unit, self._tp(p))
@@ -688,6 +694,13 @@ class _Builder:
             if self.m.edges[key].source == nid and (product is None or p == product)
         }
 
+    def purchases(self, nid: str, product: str | None = None) -> dict[int, float]:
+        return {
+            j: 1.0
+            for (n, p), j in self.m.supply_cols.items()
+            if n == nid and (product is None or p == product)
+        }
+
     def throughput(self, nid: str, product: str | None = None) -> dict[int, float]:
         """What a node handles: purchases plus inflow for a supplier, inflow otherwise."""
         terms = self.inflow(nid, product)
@@ -717,11 +730,13 @@ class _Builder:
         m, twin = self.m, self.twin
         node = twin.node(nid)
         factor, why = share if share is not None else (1.0, None)
+        # a supplier's capacity limits what it supplies (purchases), not what passes through it
+        used = self.purchases if param == "supply_capacity" else self.throughput
         groups: list[tuple[str | None, dict[int, float]]]
         if self.per_product(node, param):
-            groups = [(p, self.throughput(nid, p)) for p in products]
+            groups = [(p, used(nid, p)) for p in products]
         else:
-            groups = [(None, self.throughput(nid))]
+            groups = [(None, used(nid))]
         limited = True
         for p, terms in groups:
             tp = self._tp(p) if p else None
@@ -1264,6 +1279,7 @@ class FlowPlan:
     solve_seconds: float
     size: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    solver_objective: float | None = None  # as HiGHS reported it (objective is recomputed from the flows)
     model: FlowModel | None = field(default=None, repr=False)
     values: np.ndarray | None = field(default=None, repr=False)
 
@@ -1437,11 +1453,12 @@ def solve_flow_model(model: FlowModel) -> FlowPlan:
             duals_from = "LP relaxation of the integer flows"
         if any(c.integer and not c.binary for c in model.columns) and fixed:
             duals_from += " (flow integrality relaxed)"
-    return _plan(model, values, duals, state, run.mip_gap, seconds, duals_from)
+    return _plan(model, float(run.objective or 0.0), values, duals, state, run.mip_gap, seconds, duals_from)
 
 
 def _plan(
     model: FlowModel,
+    solver_objective: float,
     values: np.ndarray,
     duals: np.ndarray | None,
     status: str,
@@ -1563,6 +1580,7 @@ def _plan(
     reports = constraint_reports(m, values, duals)
     objective = float(sum(values[j] * c.cost for j, c in enumerate(m.columns)))
     return FlowPlan(
+        solver_objective=solver_objective,
         twin=m.twin.name,
         scenario=m.scenario,
         interventions=list(m.interventions),

@@ -212,15 +212,24 @@ def _flow_graph(model: FlowModel) -> nx.DiGraph:
     return g
 
 
-def _relevant(model: FlowModel, g: nx.DiGraph, row_kind: str, entity: str, product: str | None) -> set[str]:
-    """Entities (node ids and edge keys) that could limit a shortfall at ``entity``."""
+def _relevant(model: FlowModel, g: nx.DiGraph, row_kind: str, entity: str):
+    """A test: could a row about an entity (node id, edge key, 'a,b' pair) limit a shortfall at
+    ``entity``? Yes when it lies upstream (demand) or on either side (minimum flow)."""
     if row_kind == "demand":
         nodes = nx.ancestors(g, entity) | {entity}
     else:  # min_flow on an edge: what feeds its source and what absorbs its target
         e = model.edges[entity]
         nodes = nx.ancestors(g, e.source) | {e.source} | nx.descendants(g, e.target) | {e.target}
-    keys = {k for k, e in model.edges.items() if e.source in nodes and e.target in nodes}
-    return nodes | keys | {f"{a},{b}" for a in nodes for b in model.node_kind}
+
+    def test(ref: str) -> bool:
+        if ref in nodes:
+            return True
+        if ref in model.edges:
+            e = model.edges[ref]
+            return e.source in nodes and e.target in nodes
+        return any(part in nodes for part in ref.split(","))
+
+    return test
 
 
 def _elastic(model: FlowModel) -> tuple[np.ndarray, np.ndarray | None, dict[int, int], dict[int, float]]:
@@ -282,11 +291,11 @@ def explain_infeasibility(model: FlowModel) -> InfeasibilityExplanation:
             continue
         row = model.rows[i]
         required = row.lower
-        relevant = _relevant(model, g, row.kind, row.entity, row.product)
+        relevant = _relevant(model, g, row.kind, row.entity)
         names = [
             b.label
             for b in bottlenecks
-            if b.entity in relevant
+            if relevant(b.entity)
             and (b.product is None or row.product is None or b.product == model.product_label(row.product))
         ]
         shortfalls.append(
