@@ -361,7 +361,7 @@ def flow_step(tour: Tour) -> None:
     )
     tour.console.print(cost_table(plan))
     tour.console.print(flows_table(plan, top=6))
-    for c in plan.binding[:3]:
+    for c in [c for c in plan.binding if c.dual][:3]:
         tour.say(f"  binding: {escape(c.describe())}")
 
     what_if = Scenario(name="no-S3-cola-to-P1", interventions=[ForbidFlow(edge="S3->P1", product="cola")])
