@@ -11,9 +11,31 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24.2"
 
+# llama-cpp-python compiles llama.cpp from source. Its default (-march=native) enables AMX on CPUs
+# that report it, and AMX instructions fault (SIGILL) where the kernel does not grant the tile
+# state, as in many VMs and sandboxes. On x86-64 we therefore build for x86-64-v3 (AVX2, FMA,
+# F16C), once, into a wheelhouse outside the checkout that later set-ups (and clean clones) reuse.
+LLAMA_CPP_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' constraints.txt)
+WHEELHOUSE ?= $(HOME)/.cache/twinforge/wheels
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_FLAVOUR := x86-64-v3
+else
+LLAMA_CMAKE_ARGS ?=
+LLAMA_FLAVOUR := native
+endif
+LLAMA_WHEEL := $(WHEELHOUSE)/.llama-cpp-python-$(LLAMA_CPP_VERSION)-$(LLAMA_FLAVOUR)
+
+$(LLAMA_WHEEL): | $(BIN)/python
+	mkdir -p $(WHEELHOUSE)
+	@echo "building llama-cpp-python $(LLAMA_CPP_VERSION) ($(LLAMA_FLAVOUR)); about 10 minutes the first time"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir \
+		-w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_CPP_VERSION)
+	touch $@
+
 # Re-install when the project definition or the pins change.
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt $(LLAMA_WHEEL)
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELHOUSE) -c constraints.txt -e ".[dev]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,8 +54,8 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests benchmarks
 
 # Re-resolve the pins after changing dependencies in pyproject.toml.
-lock: $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+lock: $(BIN)/python $(LLAMA_WHEEL)
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELHOUSE) -e ".[dev]"
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^twinforge' > constraints.txt
 	touch $(STAMP)
 

@@ -5,6 +5,7 @@ Each capability adds a step: a function ``step(tour)`` appended to :data:`STEPS`
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,24 +101,30 @@ def schema_step(tour: Tour) -> None:
     tour.console.print(table)
 
 
-#: The tour, in order.
-STEPS: list[Callable[[Tour], None]] = [spec_step, graph_step, units_step, schema_step]
+#: The tour, in order. Steps of other capabilities live in their CLI modules and are named
+#: "module:function" so that importing this module stays cheap and free of import cycles.
+STEPS: list[Callable[[Tour], None] | str] = [
+    spec_step,
+    graph_step,
+    units_step,
+    schema_step,
+    "twinforge.cli.optimize_flow:flow_step",
+    "twinforge.cli.data:data_step",
+]
 
 
-def _data_step(tour: Tour) -> None:
-    from twinforge.cli.data import data_step
-
-    data_step(tour)
-
-
-STEPS.append(_data_step)
+def _resolve(step: Callable[[Tour], None] | str) -> Callable[[Tour], None]:
+    if callable(step):
+        return step
+    module, _, name = step.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def run_demo(console: Console, folder: Path | None = None) -> None:
     tour = Tour(console=console, folder=folder or examples_dir())
     console.print("[bold]twinforge[/bold] — a guided tour on the bundled example twins")
     for step in STEPS:
-        step(tour)
+        _resolve(step)(tour)
     console.print()
     console.print(
         "[bold]Next:[/bold] twinforge validate examples/*.yaml · twinforge show examples/bottling_line.yaml"

@@ -133,8 +133,10 @@ def demo(
 # Each capability keeps its commands in its own module with a `register(app)` function.
 # (add `from twinforge.cli import <area>` and `<area>.register(app)` below)
 from twinforge.cli import data as _data  # noqa: E402
+from twinforge.cli import optimize_flow  # noqa: E402
 
 _data.register(app)
+optimize_flow.register(app)
 
 
 def main() -> None:  # pragma: no cover - entry point
