@@ -15,7 +15,7 @@ $(BIN)/python:
 # that report it, and AMX instructions fault (SIGILL) where the kernel does not grant the tile
 # state, as in many VMs and sandboxes. On x86-64 we therefore build for x86-64-v3 (AVX2, FMA,
 # F16C), once, into a wheelhouse outside the checkout that later set-ups (and clean clones) reuse.
-LLAMA_CPP_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' constraints.txt)
+LLAMA_CPP_VERSION := $(shell sed -nE 's/^llama[-_]cpp[-_]python==//p' constraints.txt)
 WHEELHOUSE ?= $(HOME)/.cache/twinforge/wheels
 ifeq ($(shell uname -m),x86_64)
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
