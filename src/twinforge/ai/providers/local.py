@@ -21,7 +21,9 @@ import ctypes
 import importlib.resources
 import json
 import os
+import re
 import threading
+import warnings
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -69,6 +71,7 @@ class LoadedModel:
     load_s: float
     lock: threading.RLock = field(default_factory=threading.RLock)
     ll_tokenizer: Any = None
+    token_classes: Any = None
     grammars: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
 
 
@@ -178,32 +181,129 @@ def load_model(
 _GRAMMAR_CACHE_SIZE = 64
 
 
-class _LLGuidanceMask:
-    """llama-cpp-python logits processor that applies an llguidance token mask at each step."""
+#: a number whose fraction has this many digits gets no more digits (a grammar allows endless ones)
+MAX_FRACTION_DIGITS = 6
+#: a run of this many integer digits gets no more (unbounded integers)
+MAX_INTEGER_DIGITS = 15
+#: a JSON string this long is steered to close (schemas without maxLength)
+MAX_STRING_CHARS = 400
+_DIGIT_RUN = re.compile(rf"(?:\.\d{{{MAX_FRACTION_DIGITS},}}|\d{{{MAX_INTEGER_DIGITS},}})$")
 
-    def __init__(self, tokenizer: Any, grammar: str, n_vocab: int):
+
+@dataclass(frozen=True)
+class TokenClasses:
+    """Per-token facts the runaway guard needs: starts with a digit, contains a double quote."""
+
+    starts_digit: np.ndarray
+    has_quote: np.ndarray
+
+
+def token_classes(tokenizer: Any, n_vocab: int) -> TokenClasses:
+    starts_digit = np.zeros(n_vocab, dtype=bool)
+    has_quote = np.zeros(n_vocab, dtype=bool)
+    for token in range(min(n_vocab, tokenizer.vocab_size)):
+        piece = tokenizer.decode_bytes([token])
+        starts_digit[token] = bool(piece[:1].isdigit())
+        has_quote[token] = b'"' in piece
+    return TokenClasses(starts_digit, has_quote)
+
+
+class _LLGuidanceMask:
+    """llama-cpp-python logits processor applying an llguidance token mask at each step.
+
+    A grammar permits some texts a small model may never finish: endless fraction digits when
+    the number it wanted is out of bounds (``7.1`` under ``maximum: 5`` becomes ``0.7111...``), or
+    an endless string. When such a run is detected the mask is narrowed further — no more
+    digits; or only tokens that close the string — as long as the grammar leaves a choice.
+    """
+
+    def __init__(self, tokenizer: Any, grammar: str, classes: TokenClasses):
         import llguidance
 
+        self.tokenizer = tokenizer
         self.matcher = llguidance.LLMatcher(tokenizer, grammar, log_level=0)
         if self.matcher.is_error():
             raise SchemaError(f"JSON Schema not supported by the grammar engine: {self.matcher.get_error()}")
-        self.n_vocab = n_vocab
+        self.classes = classes
         self.mask = np.full(((tokenizer.vocab_size + 31) // 32,), -1, dtype=np.int32)
         self.seen: int | None = None
+        self.text = ""
+        self.in_string = False
+        self.string_chars = 0
+        self.escaped = False
+
+    def _track(self, token: int) -> None:
+        piece = self.tokenizer.decode_bytes([token]).decode("utf-8", errors="replace")
+        for ch in piece:
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif ch == "\\":
+                    self.escaped = True
+                elif ch == '"':
+                    self.in_string = False
+                self.string_chars += 1
+            elif ch == '"':
+                self.in_string = True
+                self.string_chars = 0
+        self.text = (self.text + piece)[-64:]
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         if self.seen is not None:
             for token in input_ids[self.seen :]:
                 self.matcher.consume_token(int(token))
+                self._track(int(token))
         self.seen = len(input_ids)
-        if self.matcher.is_error():  # cannot happen when the mask was applied; stop generation
+        if self.matcher.is_error():  # cannot happen when the mask was applied
             return scores
         self.matcher.unsafe_compute_mask_ptr(self.mask.ctypes.data, self.mask.nbytes)
-        allowed = np.unpackbits(self.mask.view(np.uint8), bitorder="little")[: scores.shape[-1]]
-        scores[: allowed.shape[0]][allowed == 0] = -np.inf
-        if scores.shape[-1] > allowed.shape[0]:
-            scores[allowed.shape[0] :] = -np.inf
+        n = scores.shape[-1]
+        allowed = np.unpackbits(self.mask.view(np.uint8), bitorder="little")[:n].astype(bool)
+        if len(allowed) < n:
+            allowed = np.concatenate([allowed, np.zeros(n - len(allowed), dtype=bool)])
+        narrowed = None
+        if not self.in_string and _DIGIT_RUN.search(self.text):
+            narrowed = allowed & ~self.classes.starts_digit[:n]
+        elif self.in_string and self.string_chars >= MAX_STRING_CHARS:
+            narrowed = allowed & self.classes.has_quote[:n]
+        if narrowed is not None and narrowed.any():
+            allowed = narrowed
+        scores[~allowed] = -np.inf
         return scores
+
+
+def grammar_schema(schema: Any, *, in_all_of: bool = False) -> Any:
+    """The schema the grammar is built from: objects with ``properties`` and no word on
+    ``additionalProperties`` get ``additionalProperties: false``.
+
+    JSON Schema allows extra properties by default, and a small model given that freedom invents
+    keys until ``max_tokens`` runs out. The object produced still validates against the original
+    schema (it only has fewer keys). Members of ``allOf`` are left alone (closing each would
+    forbid the others' properties).
+    """
+    if isinstance(schema, list):
+        return [grammar_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {}
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas"):
+            out[key] = {k: grammar_schema(v) for k, v in value.items()} if isinstance(value, dict) else value
+        elif key == "allOf" and isinstance(value, list):
+            out[key] = [grammar_schema(v, in_all_of=True) for v in value]
+        elif key in ("enum", "const", "examples", "default", "required"):
+            out[key] = value
+        else:
+            out[key] = grammar_schema(value)
+    if (
+        not in_all_of
+        and "properties" in out
+        and "additionalProperties" not in out
+        and "patternProperties" not in out
+        and "unevaluatedProperties" not in out
+    ):
+        out["additionalProperties"] = False
+    return out
 
 
 def _schema_key(schema: dict[str, Any]) -> str:
@@ -297,10 +397,11 @@ class LocalLlamaProvider(LLMProvider):
             self._check_context(loaded, messages, params)
             kwargs = self._kwargs(params)
             if json_schema is not None:
+                closed = grammar_schema(json_schema)
                 if self.grammar_backend == "llguidance":
-                    kwargs["logits_processor"] = [self._llguidance_mask(loaded, json_schema)]
+                    kwargs["logits_processor"] = [self._llguidance_mask(loaded, closed)]
                 else:
-                    kwargs["grammar"] = self._gbnf_grammar(loaded, json_schema)
+                    kwargs["grammar"] = self._gbnf_grammar(loaded, closed)
             start = time.perf_counter()
             try:
                 out = loaded.llama.create_chat_completion([m.as_dict() for m in messages], **kwargs)
@@ -358,9 +459,12 @@ class LocalLlamaProvider(LLMProvider):
         from llguidance.llamacpp import lltokenizer_from_vocab
 
         if loaded.ll_tokenizer is None:
-            loaded.ll_tokenizer = lltokenizer_from_vocab(
-                loaded.llama._model.vocab, n_vocab=loaded.llama.n_vocab()
-            )
+            with warnings.catch_warnings():  # llguidance calls a llama.cpp function deprecated upstream
+                warnings.simplefilter("ignore", DeprecationWarning)
+                loaded.ll_tokenizer = lltokenizer_from_vocab(
+                    loaded.llama._model.vocab, n_vocab=loaded.llama.n_vocab()
+                )
+            loaded.token_classes = token_classes(loaded.ll_tokenizer, loaded.llama.n_vocab())
 
         def build() -> str:
             try:
@@ -375,7 +479,7 @@ class LocalLlamaProvider(LLMProvider):
             return grammar
 
         grammar = self._cached_grammar(loaded, "llguidance", schema, build)
-        return _LLGuidanceMask(loaded.ll_tokenizer, grammar, loaded.llama.n_vocab())
+        return _LLGuidanceMask(loaded.ll_tokenizer, grammar, loaded.token_classes)
 
     def _gbnf_grammar(self, loaded: LoadedModel, schema: dict[str, Any]) -> Any:
         import llama_cpp
