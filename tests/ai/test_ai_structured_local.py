@@ -434,10 +434,10 @@ def test_pydantic_model_with_examples_extracts_the_facts(llm: LLM) -> None:
 @pytest.mark.slow
 def test_deterministic_by_default_and_cached(llm: LLM) -> None:
     schema = CASES[5][1]
-    first, meta1 = llm.generate_structured(LOG_LINE, schema, cache=False)
-    second, meta2 = llm.generate_structured(LOG_LINE, schema, cache=False)
+    first, _ = llm.generate_structured(LOG_LINE, schema, cache=False)
+    second, _ = llm.generate_structured(LOG_LINE, schema, cache=False)
     assert first == second  # temperature 0 and a fixed seed
-    third, meta3 = llm.generate_structured(LOG_LINE, schema)  # cache on: first call fills it
+    third, _ = llm.generate_structured(LOG_LINE, schema)  # cache on: first call fills it
     fourth, meta4 = llm.generate_structured(LOG_LINE, schema)
     assert third == fourth == first
     assert meta4.cached and meta4.usage.total_tokens == 0  # a hit spends no tokens
@@ -451,7 +451,7 @@ def test_gbnf_backend_never_hands_out_an_invalid_object(tmp_path: Path) -> None:
     llm = LLM.from_settings(settings)
     schema = CASES[4][1]  # count in [3, 17]; the text says 25
     try:
-        value, meta = llm.generate_structured(CASES[4][2], schema, max_repairs=1, max_tokens=40)
+        value, _ = llm.generate_structured(CASES[4][2], schema, max_repairs=1, max_tokens=40)
     except StructuredOutputError as exc:
         assert len(exc.attempts) == 2
         assert all("count" in a.error for a in exc.attempts if a.error)

@@ -23,8 +23,8 @@ import json
 import os
 import re
 import threading
-import warnings
 import time
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
