@@ -52,7 +52,7 @@ _CUES = (
     r"[Ii]nspector|[Cc]ontractor|[Ff]oreman|[Mm]anager|[Ss]hift lead|[Ss]hift leader|[Pp]lanner|"
     r"[Ww]orker|[Ee]mployee|[Cc]olleague|[Aa]pprentice|[Aa]uditor|[Dd]river|"
     r"[Rr]eported by|[Ss]igned(?: off)? by|[Aa]pproved by|[Cc]hecked by|[Pp]erformed by|[Dd]one by|"
-    r"[Aa]ssigned to|[Cc]ontact|[Cc]alled|[Ii]nformed|[Nn]ame|[Aa]uthor"
+    r"[Aa]ssigned to|[Cc]ontact|[Cc]all|[Cc]alled|[Aa]sk|[Ii]nformed|[Nn]ame|[Aa]uthor"
 )
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Herr|Frau)\.?\s+"
 PERSON_AFTER_CUE_RE = re.compile(
