@@ -125,18 +125,21 @@ def register(app: typer.Typer) -> None:
 
 
 def audit_table(entries: list[Any]) -> Table:
-    table = Table("time", "kind", "model", "outcome", "tokens", "latency")
-    table.add_column("prompt", overflow="ellipsis", no_wrap=True, max_width=50)
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name, width in (("time", 8), ("kind", 13), ("outcome", 9), ("tokens", 7), ("latency", 6)):
+        table.add_column(name, no_wrap=True, min_width=width)
+    table.add_column("prompt (last message)", overflow="ellipsis", no_wrap=True, max_width=30)
     for e in entries:
         prompt = "(hash only)" if e.prompt is None else _last_user(e.prompt)
         table.add_row(
             e.ts.strftime("%H:%M:%S"),
             e.kind + (f" #{e.attempt}" if e.attempt and e.attempt > 1 else ""),
-            f"{e.provider}/{e.model[:24]}",
             e.outcome,
             f"{e.prompt_tokens or 0}+{e.completion_tokens or 0}",
-            f"{e.latency_s:.2f} s" if e.latency_s is not None else "",
-            prompt[:60],
+            f"{e.latency_s:.2f}s" if e.latency_s is not None else "",
+            " ".join(prompt.split())[:120],
         )
     return table
 

@@ -16,6 +16,7 @@ applied at every decoding step, so the model can only emit JSON the schema allow
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import importlib.util
@@ -54,7 +55,9 @@ def default_model_path() -> Path:
         )
     path = Path(next(iter(spec.submodule_search_locations))) / DEFAULT_MODEL_FILE
     if not path.is_file():
-        raise ModelNotFoundError(f"{DEFAULT_MODEL_FILE} not found in package {DEFAULT_MODEL_PACKAGE} ({path})")
+        raise ModelNotFoundError(
+            f"{DEFAULT_MODEL_FILE} not found in package {DEFAULT_MODEL_PACKAGE} ({path})"
+        )
     return path
 
 
@@ -175,6 +178,8 @@ def load_model(
         except (ValueError, RuntimeError) as exc:
             raise ModelNotFoundError(f"cannot load GGUF model {path}: {exc}") from None
         loaded = LoadedModel(llama=llama, path=path, load_s=time.perf_counter() - start)
+        if not _MODELS:  # free models before interpreter teardown (llama's __del__ fails after it)
+            atexit.register(clear_model_cache)
         _MODELS[key] = loaded
         return loaded
 
