@@ -16,7 +16,7 @@ def test_llm_check_runs_structured_and_free_text(isolated: Path) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     assert "SmolLM2-135M-Instruct.Q4_1.gguf" in out and "llguidance" in out
-    assert '"asset": "P-101"' in out and '"action": "replace"' in out
+    assert '"asset": "P-101"' in out and '"action": "replace"' in out and '"part": "bearing"' in out
     assert "completion tokens" in out and "tokens/s" in out
     assert (isolated / ".twinforge" / "twinforge.duckdb").is_file()  # default store in the current folder
 

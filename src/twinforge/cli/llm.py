@@ -26,6 +26,14 @@ CHECK_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+#: one few-shot example for the check and the demo
+CHECK_EXAMPLES: list[tuple[str, dict[str, Any]]] = [
+    (
+        "Operator Jane Doe lubricated the gearbox on V-7 in 0.5 hours, WO-2024-00077",
+        {"asset": "V-7", "action": "lubricate", "part": "gearbox", "hours": 0.5},
+    )
+]
+
 
 def _settings(provider: str | None, model: str | None, base_url: str | None) -> Any:
     from twinforge.config import load_settings
@@ -68,7 +76,9 @@ def register(app: typer.Typer) -> None:
         console.print(facts)
 
         console.print(f"\n[bold]structured[/bold]: {CHECK_LOG_LINE}", highlight=False)
-        value, meta = llm.generate_structured(CHECK_LOG_LINE, CHECK_SCHEMA, cache=False)
+        value, meta = llm.generate_structured(
+            CHECK_LOG_LINE, CHECK_SCHEMA, examples=CHECK_EXAMPLES, cache=False
+        )
         console.print_json(json.dumps(value))
         console.print(
             f"  valid after {len(meta.attempts)} attempt(s), {meta.usage.prompt_tokens} prompt + "
@@ -167,7 +177,9 @@ def llm_step(tour: Any) -> None:
     )
     settings = load_settings()
     llm = LLM.from_settings(settings)
-    value, meta = llm.generate_structured(CHECK_LOG_LINE, CHECK_SCHEMA, max_tokens=80)
+    value, meta = llm.generate_structured(
+        CHECK_LOG_LINE, CHECK_SCHEMA, examples=CHECK_EXAMPLES, max_tokens=80
+    )
     tour.say(f"  log:    {CHECK_LOG_LINE}")
     tour.say(f"  object: {json.dumps(value)}")
     source = "cache" if meta.cached else f"{meta.latency_s:.2f} s"
