@@ -45,3 +45,19 @@ def test_redact_and_empty_audit(isolated: Path) -> None:
     assert "Operator <PERSON_1> (<EMAIL_1>) reset P-102" in result.output
     assert "<PERSON_1> = Anna Schmidt" in result.output
     assert "no audit entries" in runner.invoke(app, ["llm", "audit"]).output
+
+
+@pytest.mark.slow
+def test_demo_step_shows_a_validated_object_and_the_redacted_line(isolated: Path) -> None:
+    from rich.console import Console
+
+    from twinforge.cli.demo import STEPS, Tour
+    from twinforge.cli.llm import llm_step
+    from twinforge.examples import examples_dir
+
+    assert any(getattr(step, "__name__", "") == "_llm_step" for step in STEPS)
+    console = Console(record=True, width=200)
+    llm_step(Tour(console=console, folder=examples_dir()))
+    out = console.export_text()
+    assert '"asset": "P-101"' in out and "valid on attempt" in out and "tokens" in out
+    assert "Technician <PERSON_1> (<EMAIL_1>, <PHONE_1>)" in out and "<PERSON_1>=John Miller" in out
