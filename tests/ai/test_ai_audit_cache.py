@@ -31,6 +31,7 @@ class ScriptedProvider(LLMProvider):
     def __init__(self, answers: list[str | Exception]):
         self.answers = answers
         self.calls: list[list[Message]] = []
+        self.params: list[GenerationParams] = []
 
     @property
     def model(self) -> str:
@@ -38,6 +39,7 @@ class ScriptedProvider(LLMProvider):
 
     def complete(self, messages, params, json_schema=None) -> Completion:
         self.calls.append(messages)
+        self.params.append(params)
         answer = self.answers.pop(0)
         if isinstance(answer, Exception):
             raise answer
@@ -131,6 +133,16 @@ def test_real_local_model_calls_are_audited(tmp_path: Path, isolated: Path) -> N
     assert all(e.provider == "local" and e.latency_s > 0 for e in llm.audit.entries())
 
 
-def test_params_defaults_are_deterministic() -> None:
-    p = GenerationParams()
-    assert p.temperature == 0.0 and p.seed == 0
+def test_structured_calls_are_deterministic_whatever_the_chat_temperature(
+    tmp_path: Path, isolated: Path
+) -> None:
+    settings = load_settings(
+        None, store={"path": tmp_path / "s.duckdb"}, llm={"temperature": 0.7, "seed": 42}
+    )
+    provider = ScriptedProvider(["free", '{"x": 1}', '{"x": 2}'])
+    llm = LLM.from_settings(settings, provider=provider)
+    llm.chat("p")
+    llm.generate_structured("q", {"type": "object"})
+    llm.generate_structured("r", {"type": "object"}, temperature=0.3)
+    assert [(p.temperature, p.seed) for p in provider.params] == [(0.7, 42), (0.0, 42), (0.3, 42)]
+    assert GenerationParams().temperature == 0.0 and GenerationParams().seed == 0

@@ -227,7 +227,8 @@ class LLM:
             raise AIError(f"max_repairs must be >= 0; found {max_repairs}")
         compiled = compile_schema(schema)
         messages = self._structured_messages(prompt, compiled, system, examples)
-        params = self.params(max_tokens=max_tokens, temperature=temperature, seed=seed)
+        # deterministic unless asked otherwise, whatever the configured chat temperature
+        params = self.params(max_tokens=max_tokens, temperature=temperature or 0.0, seed=seed)
         call_id = uuid.uuid4().hex
         redaction = Redaction()
         attempts: list[Attempt] = []
