@@ -53,6 +53,7 @@ def make_provider(llm_settings: Any) -> LLMProvider:
             threads=llm_settings.threads,
             grammar_backend=llm_settings.grammar_backend,
             extra_buffer_types=llm_settings.extra_buffer_types,
+            timeout_s=llm_settings.timeout_s,
         )
     if llm_settings.provider == "openai":
         from twinforge.ai.providers.openai_compat import OpenAICompatibleProvider

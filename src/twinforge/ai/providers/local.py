@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from twinforge.ai.errors import ModelNotFoundError, ProviderError, SchemaError
+from twinforge.ai.errors import ModelNotFoundError, ProviderError, ProviderTimeoutError, SchemaError
 from twinforge.ai.providers.base import LLMProvider, StreamEnd
 from twinforge.ai.types import Completion, GenerationParams, Message, Usage
 
@@ -333,7 +333,9 @@ class LocalLlamaProvider(LLMProvider):
         grammar_backend: str = "llguidance",
         extra_buffer_types: bool = False,
         quiet: bool = True,
+        timeout_s: float | None = None,
     ):
+        self.timeout_s = timeout_s
         self.model_path = Path(model_path).expanduser() if model_path else default_model_path()
         if not self.model_path.is_file():
             raise ModelNotFoundError(f"GGUF model file not found: {self.model_path}")
@@ -368,6 +370,7 @@ class LocalLlamaProvider(LLMProvider):
             "context_length": self.context_length,
             "threads": self.threads,
             "grammar_backend": self.grammar_backend,
+            "timeout_s": self.timeout_s,
             "load_s": round(loaded.load_s, 3),
         }
 
@@ -411,11 +414,18 @@ class LocalLlamaProvider(LLMProvider):
                 else:
                     kwargs["grammar"] = self._gbnf_grammar(loaded, closed)
             start = time.perf_counter()
+            timed_out = self._deadline(loaded, kwargs, start)
             try:
                 out = loaded.llama.create_chat_completion([m.as_dict() for m in messages], **kwargs)
             except (RuntimeError, ValueError) as exc:
                 raise ProviderError(f"llama.cpp failed: {exc}", provider=self.name) from None
             latency = time.perf_counter() - start
+            if timed_out():
+                raise ProviderTimeoutError(
+                    f"local generation stopped after {latency:.1f} s (timeout_s={self.timeout_s}); "
+                    "raise [llm] timeout_s or lower max_tokens",
+                    provider=self.name,
+                )
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Completion(
@@ -427,14 +437,39 @@ class LocalLlamaProvider(LLMProvider):
             finish_reason=choice.get("finish_reason"),
         )
 
+    def _deadline(self, loaded: LoadedModel, kwargs: dict[str, Any], start: float) -> Any:
+        """After ``timeout_s``, allow only the end-of-sequence token, which ends decoding.
+
+        (llama-cpp-python's chat API takes logits processors but no stopping criteria.)
+        Returns a function telling whether the deadline was hit.
+        """
+        if not self.timeout_s:
+            return lambda: False
+        deadline = start + self.timeout_s
+        eos = loaded.llama.token_eos()
+        hit = {"timeout": False}
+
+        def end_at_deadline(input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+            if hit["timeout"] or time.perf_counter() > deadline:
+                hit["timeout"] = True
+                keep = scores[eos]
+                scores[:] = -np.inf
+                scores[eos] = keep if np.isfinite(keep) else 0.0
+            return scores
+
+        kwargs["logits_processor"] = [*kwargs.get("logits_processor", []), end_at_deadline]
+        return lambda: hit["timeout"]
+
     def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | StreamEnd]:
         loaded = self.loaded()
         with loaded.lock:
             self._check_context(loaded, messages, params)
             completion_tokens = 0
             finish: str | None = None
+            kwargs = self._kwargs(params)
+            timed_out = self._deadline(loaded, kwargs, time.perf_counter())
             chunks = loaded.llama.create_chat_completion(
-                [m.as_dict() for m in messages], stream=True, **self._kwargs(params)
+                [m.as_dict() for m in messages], stream=True, **kwargs
             )
             for chunk in chunks:
                 choice = chunk["choices"][0]
@@ -447,6 +482,10 @@ class LocalLlamaProvider(LLMProvider):
             # llama-cpp-python's stream carries no usage: the completion is one piece per token, and
             # the context now holds the templated prompt followed by the generated tokens.
             prompt_tokens = max(0, loaded.llama.n_tokens - completion_tokens)
+            if timed_out():
+                raise ProviderTimeoutError(
+                    f"local generation stopped by timeout_s={self.timeout_s}", provider=self.name
+                )
         yield StreamEnd(Usage(prompt_tokens, completion_tokens), finish)
 
     # -- grammars --------------------------------------------------------------------------------
