@@ -235,3 +235,38 @@ def test_embeddings_endpoint(stub: StubServer, tmp_path: Path, isolated: Path) -
     rows = embedder.audit.entries(kind="embed")
     assert len(rows) == 1 and rows[0].provider == "openai" and rows[0].redacted
     reset_defaults()
+
+
+def test_cli_check_against_an_openai_compatible_server(stub: StubServer, isolated: Path) -> None:
+    from typer.testing import CliRunner
+
+    from twinforge.cli.main import app
+
+    def reply(body: dict) -> str:
+        if "response_format" in body:
+            return json.dumps({"asset": "P-101", "action": "replace", "part": "bearing", "hours": 2.5})
+        return "Bearings fail from poor lubrication."
+
+    stub.reply = reply
+    result = CliRunner().invoke(
+        app, ["llm", "check", "--provider", "openai", "--model", "gpt-test", "--base-url", stub.base_url]
+    )
+    assert result.exit_code == 0, result.output
+    assert "on (remote provider)" in result.output and '"part": "bearing"' in result.output
+    assert "Bearings fail from poor lubrication." in result.output
+    assert "John Miller" not in json.dumps(stub.requests)  # the check's log line was redacted
+    stub.script = ["400"]
+    failed = CliRunner().invoke(
+        app, ["llm", "check", "--provider", "openai", "--model", "gpt-test", "--base-url", stub.base_url]
+    )
+    assert failed.exit_code == 2 and "HTTP 400" in failed.output and "Traceback" not in failed.output
+
+
+def test_runtimes_differ_by_api_key(isolated: Path) -> None:
+    from twinforge.ai import get_llm
+
+    a = load_settings(None, llm={"provider": "openai", "model": "m", "api_key": "k1"})
+    b = load_settings(None, llm={"provider": "openai", "model": "m", "api_key": "k2"})
+    reset_defaults()
+    assert get_llm(a) is get_llm(a) and get_llm(a) is not get_llm(b)
+    reset_defaults()

@@ -102,7 +102,11 @@ _DEFAULTS_LOCK = threading.Lock()
 
 
 def _key(kind: str, settings: Any) -> tuple[str, str]:
-    return (kind, settings.model_dump_json())
+    # secrets dump as "**********": add their hashes so two keys give two runtimes
+    secrets = [s.api_key.get_secret_value() for s in (settings.llm, settings.embeddings) if s.api_key]
+    from twinforge.ai.audit import sha256
+
+    return (kind, settings.model_dump_json() + "|".join(sha256(x) for x in secrets))
 
 
 def get_llm(settings: Any = None) -> LLM:
