@@ -14,6 +14,8 @@ unit-length rows, so a dot product is the cosine similarity.
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -120,7 +122,7 @@ class LocalOnnxEmbedder(Embedder):
                 raise ModelNotFoundError(f"embedding {what} not found: {path}")
         self.batch_size = batch_size
         self.max_length = max_length
-        self.threads = threads or max(1, (__import__("os").cpu_count() or 2) // 2)
+        self.threads = threads or max(1, (os.cpu_count() or 2) // 2)
         self._lock = threading.Lock()
         self._tokenizer: Any = None
         self._dim: int | None = None
@@ -272,12 +274,10 @@ class AuditedEmbedder(Embedder):
     def dim(self) -> int:
         return self.inner.dim
 
-    def _embed(self, texts: list[str]) -> tuple[np.ndarray, int]:  # pragma: no cover - not used
-        return self.inner._embed(texts)
+    def _embed(self, texts: list[str]) -> tuple[np.ndarray, int]:
+        return self.inner._embed(texts)  # embed_with_usage is overridden; kept for the interface
 
     def embed_with_usage(self, texts: Sequence[str] | str) -> tuple[np.ndarray, int]:
-        import json
-
         from twinforge.ai.errors import ProviderError
 
         batch = [texts] if isinstance(texts, str) else list(texts)
@@ -307,8 +307,6 @@ class AuditedEmbedder(Embedder):
     ) -> None:
         if self.audit is None:
             return
-        import json
-
         from twinforge.ai.types import Usage
 
         self.audit.record(
