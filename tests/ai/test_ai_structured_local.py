@@ -301,6 +301,62 @@ CASES: list[tuple[str, dict, str]] = [
         "Work order WO-2024-00123 is closed.",
     ),
     (
+        "array of oneOf $refs (interventions)",
+        {
+            "$defs": {
+                "SetParameter": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": "set_parameter"},
+                        "node": {"enum": ["filler", "capper"]},
+                        "value": {"type": "number", "minimum": 0.5, "maximum": 60},
+                    },
+                    "required": ["type", "node", "value"],
+                    "additionalProperties": False,
+                },
+                "Outage": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"const": "outage"},
+                        "node": {"enum": ["filler", "capper"]},
+                        "hours": {"type": "number", "exclusiveMinimum": 0, "maximum": 72},
+                    },
+                    "required": ["type", "node", "hours"],
+                    "additionalProperties": False,
+                },
+            },
+            "type": "object",
+            "properties": {
+                "interventions": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 3,
+                    "items": {"oneOf": [{"$ref": "#/$defs/SetParameter"}, {"$ref": "#/$defs/Outage"}]},
+                }
+            },
+            "required": ["interventions"],
+        },
+        "What if the capper is down for 4 hours?",
+    ),
+    (
+        "string format",
+        {
+            "type": "object",
+            "properties": {
+                "tags": {
+                    "type": "array",
+                    "items": {"enum": ["pump", "valve", "seal"]},
+                    "minItems": 2,
+                    "maxItems": 2,
+                    "uniqueItems": False,
+                },
+                "contact": {"type": "string", "format": "email", "maxLength": 40},
+            },
+            "required": ["tags"],
+        },
+        "Pump seal replaced.",
+    ),
+    (
         "top-level array",
         {
             "type": "array",
@@ -459,3 +515,28 @@ def test_gbnf_backend_never_hands_out_an_invalid_object(tmp_path: Path) -> None:
         jsonschema.Draft202012Validator(schema).validate(value)
     rows = llm.audit.entries(limit=10)
     assert rows and all(r.kind == "structured" for r in rows)
+
+
+@pytest.mark.slow
+def test_keyword_the_grammar_cannot_enforce_gives_valid_object_or_typed_error(llm: LLM) -> None:
+    """uniqueItems is not expressible in the grammar: validation and repairs catch it; the caller
+    gets a valid object or StructuredOutputError with every attempt, never an invalid object."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "tags": {
+                "type": "array",
+                "items": {"enum": ["pump", "valve", "seal"]},
+                "minItems": 2,
+                "maxItems": 2,
+                "uniqueItems": True,
+            }
+        },
+        "required": ["tags"],
+    }
+    try:
+        value, _ = llm.generate_structured("Pump seal replaced.", schema, max_repairs=2, cache=False)
+    except StructuredOutputError as exc:
+        assert len(exc.attempts) == 3 and all("non-unique" in a.error for a in exc.attempts)
+    else:
+        jsonschema.Draft202012Validator(schema).validate(value)

@@ -215,6 +215,7 @@ class LLM:
         temperature: float | None = None,
         seed: int | None = None,
         cache: bool | None = None,
+        repair_temperature: float = 0.5,
     ) -> Structured:
         """A value that validates against ``schema`` — or :class:`StructuredOutputError`.
 
@@ -222,7 +223,9 @@ class LLM:
         model class (the value is an instance). ``examples`` are few-shot pairs
         ``(input text, output object)``; they are checked against the schema first. Decoding is
         deterministic unless ``temperature`` is raised. After an invalid answer the validation
-        error is sent back to the model, at most ``max_repairs`` times.
+        error is sent back to the model, at most ``max_repairs`` times; repairs sample at
+        ``repair_temperature`` (seeded, so still reproducible) — greedy decoding of a small model
+        tends to repeat the same mistake.
         """
         if max_repairs < 0:
             raise AIError(f"max_repairs must be >= 0; found {max_repairs}")
@@ -236,6 +239,11 @@ class LLM:
         total = Usage()
         start = time.perf_counter()
         for number in range(1, max_repairs + 2):
+            if number > 1:
+                params = params.with_(
+                    temperature=max(params.temperature, repair_temperature),
+                    seed=None if params.seed is None else params.seed + 1,
+                )
             completion, sent, redaction = self._complete(
                 messages,
                 params,

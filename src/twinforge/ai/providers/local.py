@@ -516,7 +516,10 @@ class LocalLlamaProvider(LLMProvider):
         def build() -> str:
             try:
                 grammar = llguidance.LLMatcher.grammar_from_json_schema(
-                    schema, defaults={"whitespace_flexible": False}
+                    schema,
+                    # compact JSON; oneOf decoded as anyOf and keywords llguidance lacks ignored:
+                    # the validator afterwards still checks the full schema, and repairs follow
+                    defaults={"whitespace_flexible": False, "coerce_one_of": True, "lenient": True},
                 )
             except ValueError as exc:
                 raise SchemaError(f"JSON Schema cannot be compiled to a grammar: {exc}") from None
