@@ -146,3 +146,25 @@ def test_structured_calls_are_deterministic_whatever_the_chat_temperature(
     llm.generate_structured("r", {"type": "object"}, temperature=0.3)
     assert [(p.temperature, p.seed) for p in provider.params] == [(0.7, 42), (0.0, 42), (0.3, 42)]
     assert GenerationParams().temperature == 0.0 and GenerationParams().seed == 0
+
+
+@pytest.mark.slow
+def test_a_stream_stopped_early_is_audited_and_releases_the_model(tmp_path: Path, isolated: Path) -> None:
+    settings = load_settings(None, store={"path": tmp_path / "store.duckdb"})
+    llm = LLM.from_settings(settings)
+    stream = llm.stream("Write a long essay about centrifugal pumps.", max_tokens=200)
+    for i, _ in enumerate(stream):
+        if i == 4:
+            break
+    assert stream.completion is not None and stream.completion.finish_reason == "interrupted"
+    assert stream.completion.usage.completion_tokens == 5
+    [row] = llm.audit.entries(kind="stream")
+    assert row.outcome == "ok" and row.completion_tokens == 5
+    # the model is free again, from another thread too
+    import threading
+
+    result: list[str] = []
+    worker = threading.Thread(target=lambda: result.append(llm.chat("Hi", max_tokens=3, cache=False).text))
+    worker.start()
+    worker.join(timeout=60)
+    assert result and not worker.is_alive()

@@ -158,13 +158,23 @@ class LLM:
         start = time.perf_counter()
         end: dict[str, Any] = {}
 
+        pieces_seen: list[str] = []
+
         def pieces() -> Iterator[str]:
+            events = self.provider.stream(sent, params)
             try:
-                for event in self.provider.stream(sent, params):
+                for event in events:
                     if isinstance(event, StreamEnd):
                         end["event"] = event
                     else:
+                        pieces_seen.append(event)
                         yield redaction.restore(event) if len(redaction) else event
+            except GeneratorExit:  # the consumer stopped early
+                end["interrupted"] = True
+                close = getattr(events, "close", None)
+                if close is not None:
+                    close()
+                raise
             except ProviderError as exc:
                 self._audit(
                     "stream",
@@ -184,9 +194,11 @@ class LLM:
                 text=text,
                 provider=self.provider.name,
                 model=self.provider.model,
-                usage=event.usage if event else Usage(),
+                usage=event.usage if event else Usage(0, len(pieces_seen)),
                 latency_s=time.perf_counter() - start,
-                finish_reason=event.finish_reason if event else None,
+                finish_reason="interrupted"
+                if end.get("interrupted")
+                else (event.finish_reason if event else None),
             )
             sent_text = self._sent_text(text, redaction)
             self._audit(

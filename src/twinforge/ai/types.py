@@ -156,10 +156,22 @@ class ChatStream:
         self.completion: Completion | None = None
 
     def __iter__(self) -> Iterator[str]:
-        for piece in self._pieces:
-            self._text.append(piece)
-            yield piece
-        self.completion = self._finish("".join(self._text))
+        failed = False
+        try:
+            for piece in self._pieces:
+                self._text.append(piece)
+                yield piece
+        except Exception:
+            failed = True  # the provider error was audited where it was raised
+            raise
+        finally:
+            # also when the consumer stops early: close the provider stream (a local model is
+            # locked while it streams) and still account for what was generated
+            close = getattr(self._pieces, "close", None)
+            if close is not None:
+                close()
+            if self.completion is None and not failed:
+                self.completion = self._finish("".join(self._text))
 
     def text(self) -> str:
         """Consume the whole stream and return the full text."""
