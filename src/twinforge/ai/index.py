@@ -1,8 +1,9 @@
 """Similarity search over unit vectors: exact (numpy) for small sets, HNSW (usearch) for large ones.
 
 ``VectorIndex(kind="auto")`` searches exactly up to :data:`EXACT_LIMIT` vectors — a matrix-vector
-product over 50 000 × 384 float32 takes a few milliseconds and is never wrong — and builds an HNSW
-graph with usearch above that. DuckDB's ``vss`` extension was considered: extensions cannot be
+product, never wrong, about 12 ms per query over 20 000 × 384 on one shared core here, and no
+build time — and builds an HNSW graph with usearch above that (13 s to build over 20 000 × 384,
+then ~0.4 ms per query at recall@10 = 1.0 on clustered data). DuckDB's ``vss`` extension was considered: extensions cannot be
 downloaded at run time here, and the ``duckdb-extension-vss`` package on PyPI (1.5.5) is built for
 another DuckDB version than the pinned one (2.0), so it cannot be loaded. Recall and speed of
 both paths are measured in ``benchmarks/llm.py``.
