@@ -110,6 +110,7 @@ STEPS: list[Callable[[Tour], None] | str] = [
     schema_step,
     "twinforge.cli.optimize_flow:flow_step",
     "twinforge.cli.data:data_step",
+    "twinforge.cli.llm:llm_step",
 ]
 
 

@@ -133,10 +133,11 @@ def demo(
 # Each capability keeps its commands in its own module with a `register(app)` function.
 # (add `from twinforge.cli import <area>` and `<area>.register(app)` below)
 from twinforge.cli import data as _data  # noqa: E402
+from twinforge.cli import llm as _llm_cli  # noqa: E402
 from twinforge.cli import optimize_flow  # noqa: E402
 
-_data.register(app)
-optimize_flow.register(app)
+for _group in (_data, optimize_flow, _llm_cli):
+    _group.register(app)
 
 
 def main() -> None:  # pragma: no cover - entry point
