@@ -103,6 +103,10 @@ def schema_step(tour: Tour) -> None:
 #: The tour, in order.
 STEPS: list[Callable[[Tour], None]] = [spec_step, graph_step, units_step, schema_step]
 
+from twinforge.cli.optimize import optimize_step  # noqa: E402
+
+STEPS.append(optimize_step)
+
 
 def run_demo(console: Console, folder: Path | None = None) -> None:
     tour = Tour(console=console, folder=folder or examples_dir())
