@@ -244,3 +244,29 @@ def test_cli_schedule_errors_exit_2_without_traceback(tmp_path, examples):
         app, ["schedule", str(examples / "bottling_line.yaml"), "--jobs", str(jobs), "--objective", "cost"]
     )
     assert result.exit_code == 2 and "--objective must be one of" in result.output
+
+
+def test_stations_are_listed_in_route_order(bottling_line):
+    orders = [Order(id="late-label", quantity=10, route=["labeler", "packer"]), Order(id="full", quantity=10)]
+    s = solve_schedule(jobs_from_twin(bottling_line, orders).jobs, time_limit=5, workers=1)
+    assert s.stations() == list(LINE_MEANS)
+    assert list(s.by_station()) == list(LINE_MEANS)
+
+
+def test_demo_step_shows_optimal_schedule_and_routes(examples):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from twinforge.cli.demo import STEPS, Tour
+    from twinforge.cli.optimize import optimize_step
+
+    assert optimize_step in STEPS
+    buffer = StringIO()
+    tour = Tour(console=Console(file=buffer, width=100), folder=examples)
+    optimize_step(tour)
+    text = buffer.getvalue()
+    assert "OPTIMAL (proven bound" in text
+    assert "the best dispatching rule" in text
+    assert "10 deliveries" in text and "independent check: feasible" in text
+    assert "Gantt" in text

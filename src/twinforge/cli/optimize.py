@@ -123,34 +123,50 @@ def gantt(schedule: Schedule, width: int = 64) -> Table:
 
 
 def routes_table(plan: RoutePlan, problem: RoutingProblem, max_stops: int = 14) -> Table:
+    """Routes as a table: one row per stop with its service time when time matters, else one row
+    per route with the stops joined."""
     from twinforge.optimize.routing import clock
 
     unit = plan.distance_unit
-    table = Table(title=f"routes ({plan.solver})", title_justify="left")
-    table.add_column("vehicle", justify="right")
-    table.add_column("stops", ratio=1, overflow="fold")
-    table.add_column("load", justify="right")
-    table.add_column("distance" + (f" [{unit}]" if unit else ""), justify="right")
+    title = f"routes ({plan.solver}; distance in {unit or 'file units'}"
+    title += f", cost in {plan.currency})" if plan.currency else ")"
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
     timed = problem.timed
     if timed:
-        table.add_column("depart", justify="right")
-        table.add_column("return", justify="right")
+        table.add_column("out", justify="right")
+        table.add_column("stop", no_wrap=True, min_width=max((len(s) for s in problem.ids), default=4))
+        table.add_column("served", justify="right")
+        table.add_column("back", justify="right")
+    else:
+        table.add_column("stops", ratio=1, overflow="fold")
+    table.add_column("load", justify="right")
+    table.add_column("dist", justify="right")
     if plan.currency:
-        table.add_column(f"cost [{plan.currency}]", justify="right")
+        table.add_column("cost", justify="right")
     for r in plan.routes:
-        if timed and r.arrivals is not None:
-            stops = [f"{s} {clock(t)}" for s, t in zip(r.stops, r.arrivals, strict=True)]
-        else:
-            stops = list(r.stops)
-        shown = " → ".join(stops[:max_stops]) + (
-            f" … (+{len(stops) - max_stops})" if len(stops) > max_stops else ""
-        )
-        row = [str(r.vehicle), shown, f"{r.load}/{problem.capacity}", _fmt(r.distance)]
-        if timed:
-            row += [clock(r.start or 0), clock(r.end or 0)]
+        totals = [f"{r.load}/{problem.capacity}", _fmt(r.distance)]
         if plan.currency:
-            row.append(f"{r.cost:,.2f}")
-        table.add_row(*row)
+            totals.append(f"{r.cost:,.2f}")
+        if not timed:
+            shown = " → ".join(r.stops[:max_stops])
+            if len(r.stops) > max_stops:
+                shown += f" … (+{len(r.stops) - max_stops})"
+            table.add_row(str(r.vehicle), shown, *totals)
+            continue
+        arrivals = r.arrivals or []
+        last = len(r.stops) - 1
+        for k, (stop, t) in enumerate(zip(r.stops, arrivals, strict=True)):
+            first = k == 0
+            table.add_row(
+                str(r.vehicle) if first else "",
+                clock(r.start or 0) if first else "",
+                stop,
+                clock(t),
+                clock(r.end or 0) if k == last else "",
+                *(totals if first else [""] * len(totals)),
+                end_section=k == last,
+            )
     return table
 
 
@@ -282,11 +298,11 @@ def register(app: typer.Typer) -> None:
 DEMO_ORDERS = """\
 time_unit: min
 orders:
-  - {id: pub-chain, quantity: 240, due: 3 h, weight: 2}
-  - {id: export, quantity: 400, due: 6 h}
-  - {id: festival, quantity: 150, due: 2 h, weight: 3}
-  - {id: retail, quantity: 90, release: 1 h, due: 4 h}
-  - {id: relabel, quantity: 60, route: [labeler, packer], due: 1 h}
+  - {id: pub-chain, quantity: 200, due: 150 min, weight: 2}
+  - {id: export, quantity: 300, due: 6 h}
+  - {id: festival, quantity: 120, due: 2 h, weight: 3}
+  - {id: retail, quantity: 90, release: 30 min, due: 3 h}
+  - {id: relabel, quantity: 150, route: [labeler, packer], due: 4 h, weight: 2}
 """
 
 
@@ -311,9 +327,9 @@ def optimize_step(tour: Tour) -> None:
     plan = solve_schedule(job_set.jobs, objective="tardiness", time_limit=5, time_unit="min")
     fastest = solve_schedule(job_set.jobs, objective="makespan", time_limit=5, time_unit="min")
     tour.say(
-        f"  weighted tardiness {plan.weighted_tardiness:.1f} min ({plan.status}, bound {plan.bound:.1f}, "
-        f"{plan.solve_time:.2f} s) vs {baseline.weighted_tardiness:.1f} min by the best dispatching rule "
-        f"({baseline.solver})"
+        f"  weighted tardiness {plan.weighted_tardiness:.1f} min: {plan.status} (proven bound "
+        f"{plan.bound:.1f}, {plan.solve_time:.2f} s); the best dispatching rule ({baseline.solver}) "
+        f"gives {baseline.weighted_tardiness:.1f} min"
     )
     tour.say(
         f"  shortest makespan {fastest.makespan:.1f} min ({fastest.status}, gap {100 * (fastest.gap or 0):.1f} %)"

@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from twinforge.errors import Issue, IssueCollector, SpecError, UnitError, format_path
+from twinforge.optimize._twin import twin_has, twin_value
 from twinforge.optimize.scheduling import Job, Operation
 from twinforge.spec import TwinSpec, units
 
@@ -159,7 +160,7 @@ def _station_issues(
             found=station,
         )
         return False
-    if not spec.has_value(station, "process_time", product=product):
+    if not twin_has(spec, station, "process_time", product=product):
         known = sorted(
             (node.parameters["process_time"].by_product or {}) if "process_time" in node.parameters else []
         )
@@ -292,15 +293,15 @@ def _build_jobs(
         batch = order.transfer_batch if order.transfer_batch is not None else transfer_batch
         operations = []
         for station in route:
-            per_item = spec.get(station, "process_time", unit=time_unit, product=order.product)
-            speed = spec.get(station, "speed")
-            servers = max(1, round(spec.get(station, "servers")))
+            per_item = twin_value(spec, station, "process_time", unit=time_unit, product=order.product)
+            speed = twin_value(spec, station, "speed")
+            servers = max(1, round(twin_value(spec, station, "servers")))
             operations.append(
                 Operation(
                     station=station,
                     duration=math.ceil(order.quantity / servers) * per_item / speed,
                     product=order.product,
-                    setup=spec.get(station, "setup_time", unit=time_unit),
+                    setup=twin_value(spec, station, "setup_time", unit=time_unit),
                     items=order.quantity,
                 )
             )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from twinforge.errors import TwinforgeError
+from twinforge.optimize._twin import twin_has, twin_value
 from twinforge.spec import TwinSpec
 
 Solver = Literal["pyvrp", "ortools"]
@@ -336,6 +338,7 @@ def _horizon(problem: RoutingProblem) -> int:
 
 def _solve_pyvrp(problem: RoutingProblem, time_limit: float, seed: int) -> list[list[int]]:
     from pyvrp import Model
+    from pyvrp.exceptions import PenaltyBoundWarning
     from pyvrp.stop import MaxRuntime
 
     m = Model()
@@ -378,7 +381,10 @@ def _solve_pyvrp(problem: RoutingProblem, time_limit: float, seed: int) -> list[
                     distance=int(problem.distances[a, b]),
                     duration=int(dur[a, b]) if dur is not None else 0,
                 )
-    result = m.solve(stop=MaxRuntime(time_limit), seed=seed, display=False)
+    with warnings.catch_warnings():
+        # PyVRP warns when it struggles to reach feasibility; evaluate_routes reports that precisely
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        result = m.solve(stop=MaxRuntime(time_limit), seed=seed, display=False)
     routes = []
     for route in result.best.routes():
         routes.append([act.idx + 1 for act in route if act.is_client()])
@@ -532,7 +538,7 @@ def _total_demand(spec: TwinSpec, node_id: str) -> float:
         from twinforge.spec import units
 
         return sum(units.convert(v, unit, "item/day") for v in p.by_product.values())
-    return spec.get(node_id, "demand", unit="item/day")
+    return twin_value(spec, node_id, "demand", unit="item/day")
 
 
 def problem_from_twin(
@@ -598,15 +604,15 @@ def problem_from_twin(
             "locations mix x/y and lat/lon; use one coordinate system for the depot and all customers"
         )
     capacity = None
-    if not spec.has_value(depot, "vehicle_capacity"):
+    if not twin_has(spec, depot, "vehicle_capacity"):
         problems.append(f"depot {depot!r} has no vehicle_capacity (items per vehicle)")
     else:
-        capacity = spec.get(depot, "vehicle_capacity", unit="item")
+        capacity = twin_value(spec, depot, "vehicle_capacity", unit="item")
         if capacity < 1:
             problems.append(f"depot {depot!r} vehicle_capacity must be at least 1 item, got {capacity:g}")
     day_start, day_end = (
-        spec.get(depot, "time_window_start", unit="s"),
-        spec.get(depot, "time_window_end", unit="s"),
+        twin_value(spec, depot, "time_window_start", unit="s"),
+        twin_value(spec, depot, "time_window_end", unit="s"),
     )
     if day_end <= day_start:
         problems.append(
@@ -615,9 +621,9 @@ def problem_from_twin(
     windows = [(round(day_start), round(day_end))]
     timed = False
     for c in served:
-        has_a, has_b = spec.has_value(c, "time_window_start"), spec.has_value(c, "time_window_end")
-        a = spec.get(c, "time_window_start", unit="s") if has_a else day_start
-        b = spec.get(c, "time_window_end", unit="s") if has_b else day_end
+        has_a, has_b = twin_has(spec, c, "time_window_start"), twin_has(spec, c, "time_window_end")
+        a = twin_value(spec, c, "time_window_start", unit="s") if has_a else day_start
+        b = twin_value(spec, c, "time_window_end", unit="s") if has_b else day_end
         timed |= has_a or has_b
         if b < a:
             problems.append(
@@ -640,12 +646,12 @@ def problem_from_twin(
             _, u2, v2 = locs[b]  # type: ignore[misc]
             km[a, b] = haversine_km(u1, v1, u2, v2) if kind == "ll" else math.hypot(u2 - u1, v2 - v1)
     km *= road_factor
-    speed = spec.get(depot, "speed", unit="km/h")
+    speed = twin_value(spec, depot, "speed", unit="km/h")
     seconds = np.rint(km / speed * 3600).astype(np.int64)
-    service = [0] + [round(spec.get(c, "service_time", unit="s")) for c in served]
+    service = [0] + [round(twin_value(spec, c, "service_time", unit="s")) for c in served]
     max_duration = (
-        round(spec.get(depot, "max_route_duration", unit="s"))
-        if spec.has_value(depot, "max_route_duration")
+        round(twin_value(spec, depot, "max_route_duration", unit="s"))
+        if twin_has(spec, depot, "max_route_duration")
         else None
     )
     notes = []
@@ -664,7 +670,7 @@ def problem_from_twin(
         demands=[0, *quantities],
         capacity=math.floor(capacity + 1e-9),
         distances=np.rint(km * 1000).astype(np.int64),
-        vehicles=round(spec.get(depot, "vehicles")),
+        vehicles=round(twin_value(spec, depot, "vehicles")),
         durations=seconds,
         service_times=service,
         time_windows=windows if timed else None,
@@ -672,7 +678,7 @@ def problem_from_twin(
         coordinates=[(float(loc[1]), float(loc[2])) for loc in locs],  # type: ignore[index]
         distance_unit="km",
         distance_scale=1000.0,
-        cost_per_distance=spec.get(depot, "cost_per_km"),
+        cost_per_distance=twin_value(spec, depot, "cost_per_km"),
         currency=spec.currency,
         notes=notes,
     )

@@ -28,6 +28,7 @@ next 0.001.
 
 from __future__ import annotations
 
+import graphlib
 import itertools
 import math
 import os
@@ -194,8 +195,30 @@ class Schedule(BaseModel):
         return self.status == "OPTIMAL"
 
     def stations(self) -> list[str]:
-        """Stations in order of first appearance."""
-        return list(dict.fromkeys(op.station for op in self.operations))
+        """Stations in route order (a station before those that follow it in some job's route),
+        ties and job shops with cycles by first use."""
+        first_use = list(dict.fromkeys(op.station for op in self.operations))
+        follows: dict[str, set[str]] = {s: set() for s in first_use}
+        by_job: dict[str, list[ScheduledOperation]] = {}
+        for op in self.operations:
+            by_job.setdefault(op.job, []).append(op)
+        for ops in by_job.values():
+            ops.sort(key=lambda o: o.index)
+            for a, b in itertools.pairwise(ops):
+                if a.station != b.station:
+                    follows[b.station].add(a.station)
+        sorter = graphlib.TopologicalSorter(follows)
+        try:
+            sorter.prepare()
+        except graphlib.CycleError:
+            return first_use
+        rank = {s: i for i, s in enumerate(first_use)}
+        out: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready(), key=rank.__getitem__)
+            out.extend(ready)
+            sorter.done(*ready)
+        return out
 
     def by_station(self) -> dict[str, list[ScheduledOperation]]:
         """Each station's operations in processing order."""
