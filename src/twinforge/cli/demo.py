@@ -109,6 +109,7 @@ STEPS: list[Callable[[Tour], None] | str] = [
     units_step,
     schema_step,
     "twinforge.cli.optimize_flow:flow_step",
+    "twinforge.cli.optimize:optimize_step",
     "twinforge.cli.data:data_step",
     "twinforge.cli.llm:llm_step",
 ]
@@ -119,6 +120,7 @@ def _resolve(step: Callable[[Tour], None] | str) -> Callable[[Tour], None]:
         return step
     module, _, name = step.partition(":")
     return getattr(importlib.import_module(module), name)
+
 
 
 def run_demo(console: Console, folder: Path | None = None) -> None:

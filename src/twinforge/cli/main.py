@@ -134,9 +134,9 @@ def demo(
 # (add `from twinforge.cli import <area>` and `<area>.register(app)` below)
 from twinforge.cli import data as _data  # noqa: E402
 from twinforge.cli import llm as _llm_cli  # noqa: E402
-from twinforge.cli import optimize_flow  # noqa: E402
+from twinforge.cli import optimize, optimize_flow  # noqa: E402
 
-for _group in (_data, optimize_flow, _llm_cli):
+for _group in (optimize_flow, optimize, _data, _llm_cli):
     _group.register(app)
 
 
