@@ -55,7 +55,7 @@ def test_demo_step_shows_a_validated_object_and_the_redacted_line(isolated: Path
     from twinforge.cli.llm import llm_step
     from twinforge.examples import examples_dir
 
-    assert any(getattr(step, "__name__", "") == "_llm_step" for step in STEPS)
+    assert "twinforge.cli.llm:llm_step" in STEPS
     console = Console(record=True, width=200)
     llm_step(Tour(console=console, folder=examples_dir()))
     out = console.export_text()

@@ -261,7 +261,7 @@ def test_demo_step_shows_optimal_schedule_and_routes(examples):
     from twinforge.cli.demo import STEPS, Tour
     from twinforge.cli.optimize import optimize_step
 
-    assert optimize_step in STEPS
+    assert "twinforge.cli.optimize:optimize_step" in STEPS
     buffer = StringIO()
     tour = Tour(console=Console(file=buffer, width=100), folder=examples)
     optimize_step(tour)

@@ -1,0 +1,248 @@
+"""The JSON Schema a language model must fill when it reads a question about a twin.
+
+Generated from the twin itself, so that a syntactically valid output already names only what the
+twin has: entity ids are enums, the parameters of each kind are enums tied to targets of that kind,
+each parameter offers only units of its dimension, dimensionless quantities carry their physical
+bounds, and only the operations that make sense for the twin's engine (simulation or flow
+optimisation) are offered. What the grammar cannot express (bounds that depend on a unit or on a
+node's current value) is checked by the twin afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from twinforge.copilot.plan import DECLINE_REASONS
+from twinforge.scenario import OUTAGE_KINDS
+from twinforge.spec import units
+from twinforge.spec.catalog import CATALOG, EDGE_CATALOG, ParamDef
+from twinforge.spec.models import TwinSpec
+
+#: Common units offered per dimension (the catalogue unit is always offered too).
+_UNIT_CHOICES = [
+    ["s", "min", "h", "day"],
+    ["item"],
+    ["item/h", "item/day", "item/week"],
+    ["1/h", "1/day"],
+    ["kW", "W"],
+    ["kWh"],
+    ["degC", "degF", "K"],
+    ["K/min", "K/h"],
+    ["m", "km"],
+    ["m^3", "L"],
+    ["m^3/h", "L/min", "L/s"],
+    ["km/h", "m/s"],
+    ["bar", "kPa"],
+    ["mm/s"],
+    ["cycle"],
+    ["1/K"],
+]
+_FRACTION_UNITS = ["", "%"]
+
+
+def unit_choices(unit: str) -> list[str]:
+    """Units a question may use for a quantity whose catalogue unit is ``unit``."""
+    if unit in ("", None):
+        return list(_FRACTION_UNITS)
+    for group in _UNIT_CHOICES:
+        if units.compatible(group[0], unit):
+            return [unit, *[u for u in group if u != unit]]
+    return [unit]
+
+
+def askable_parameters(twin: TwinSpec, kind: str) -> list[str]:
+    """Parameters of a kind worth offering: those set on some node of that kind in this twin, and
+    those with a catalogue default (so they have a value to change)."""
+    kd = CATALOG[kind]
+    used = {p for n in twin.nodes if n.kind == kind for p in n.parameters}
+    return [name for name, p in kd.params.items() if name in used or p.default is not None]
+
+
+def _value_variants(pdef: ParamDef, currency: str) -> list[dict[str, Any]]:
+    """``value``/``unit`` property sets for a parameter: bounds given per unit where finite."""
+    cat = pdef.unit_for(currency)
+    choices = unit_choices(cat) if "{currency}" not in pdef.unit else [cat]
+    lo, hi = pdef.bounds
+    variants = []
+    if math.isfinite(hi) or (math.isfinite(lo) and lo != 0):
+        for u in choices:
+            num: dict[str, Any] = {"type": "integer" if pdef.integer and u == cat else "number"}
+            try:
+                if math.isfinite(lo):
+                    num["minimum"] = round(units.convert(lo, cat, u), 9)
+                if math.isfinite(hi):
+                    num["maximum"] = round(units.convert(hi, cat, u), 9)
+            except Exception:  # an offset unit: leave it to the twin's check
+                pass
+            variants.append({"value": num, "unit": {"const": u}})
+        return variants
+    num = {"type": "integer" if pdef.integer else "number", "minimum": 0 if lo == 0 else None}
+    num = {k: v for k, v in num.items() if v is not None}
+    return [{"value": num, "unit": {"enum": choices}}]
+
+
+def _obj(props: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": required, "additionalProperties": False}
+
+
+def _enum(values: list[str]) -> dict[str, Any]:
+    return {"enum": list(values)} if len(values) != 1 else {"const": values[0]}
+
+
+def _kind_targets(twin: TwinSpec) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for n in twin.nodes:
+        if n.kind in CATALOG and n.kind not in ("sensor",):
+            out.setdefault(n.kind, []).append(n.id)
+    return out
+
+
+def engine_of(twin: TwinSpec) -> str:
+    """``"optimize"`` for supply networks (suppliers/plants/customers), else ``"simulate"``."""
+    kinds = {n.kind for n in twin.nodes}
+    return "optimize" if kinds & {"supplier", "customer"} and not kinds & {"source", "station"} else "simulate"
+
+
+def plan_json_schema(twin: TwinSpec, engine: str | None = None) -> dict[str, Any]:
+    """The JSON Schema of a question plan for ``twin`` (see :mod:`twinforge.copilot.plan`)."""
+    engine = engine or engine_of(twin)
+    currency = twin.currency
+    targets = _kind_targets(twin)
+    products = list(twin.products)
+    changes: list[dict[str, Any]] = []
+    time_unit = {"enum": ["s", "min", "h", "day"]}
+    product = {"enum": products} if products else None
+
+    # parameter changes, one variant per (kind, parameter)
+    for kind, ids in targets.items():
+        for name in askable_parameters(twin, kind):
+            pdef = CATALOG[kind].params[name]
+            for vv in _value_variants(pdef, currency):
+                props = {"op": {"const": "set"}, "target": _enum(ids), "parameter": {"const": name}, **vv}
+                req = ["op", "target", "parameter", "value"]
+                if pdef.per_product and product:
+                    props["product"] = product
+                changes.append(_obj(props, req))
+            scale_props: dict[str, Any] = {"target": _enum(ids), "parameter": {"const": name}}
+            if pdef.per_product and product:
+                scale_props["product"] = product
+            pct_max = 100.0 if pdef.bounds[0] >= 0 else None
+            changes.append(
+                _obj(
+                    {
+                        "op": {"const": "change"},
+                        **scale_props,
+                        "direction": {"enum": ["increase", "decrease"]},
+                        "percent": {"type": "number", "exclusiveMinimum": 0, **({"maximum": 1000} if pct_max else {})},
+                    },
+                    ["op", "target", "parameter", "direction", "percent"],
+                )
+            )
+            changes.append(
+                _obj({"op": {"const": "scale"}, **scale_props, "factor": {"type": "number", "exclusiveMinimum": 0}},
+                     ["op", "target", "parameter", "factor"])
+            )
+            if pdef.setpoint and engine == "simulate":
+                for vv in _value_variants(pdef, currency):
+                    changes.append(
+                        _obj(
+                            {"op": {"const": "setpoint"}, "target": _enum(ids), "parameter": {"const": name}, **vv,
+                             "at": {"type": "number", "minimum": 0}, "at_unit": time_unit},
+                            ["op", "target", "parameter", "value"],
+                        )
+                    )
+
+    # edge parameters (lanes of a network)
+    if engine == "optimize":
+        for ekind, ekd in EDGE_CATALOG.items():
+            keys = [e.key for e in twin.edges if e.kind == ekind]
+            if not keys:
+                continue
+            used = {p for e in twin.edges if e.kind == ekind for p in e.parameters}
+            for name in [p for p, d in ekd.params.items() if p in used or d.default is not None]:
+                pdef = ekd.params[name]
+                for vv in _value_variants(pdef, currency):
+                    changes.append(_obj({"op": {"const": "set"}, "target": _enum(keys), "parameter": {"const": name}, **vv},
+                                        ["op", "target", "parameter", "value"]))
+                changes.append(
+                    _obj({"op": {"const": "change"}, "target": _enum(keys), "parameter": {"const": name},
+                          "direction": {"enum": ["increase", "decrease"]}, "percent": {"type": "number", "exclusiveMinimum": 0}},
+                         ["op", "target", "parameter", "direction", "percent"])
+                )
+
+    down = [n.id for n in twin.nodes if n.kind in OUTAGE_KINDS and n.kind != "sensor"]
+    if down:
+        changes.append(
+            _obj(
+                {"op": {"const": "outage"}, "target": _enum(down), "duration": {"type": "number", "exclusiveMinimum": 0},
+                 "unit": time_unit, "start": {"type": "number", "minimum": 0}, "start_unit": time_unit},
+                ["op", "target", "duration", "unit"],
+            )
+        )
+    all_nodes = [n.id for n in twin.nodes if n.kind != "sensor"]
+    if engine == "optimize":
+        customers = targets.get("customer", [])
+        demand_props: dict[str, Any] = {"op": {"const": "demand"}, "direction": {"enum": ["increase", "decrease"]},
+                                        "percent": {"type": "number", "exclusiveMinimum": 0}}
+        if product:
+            demand_props["product"] = product
+        if customers:
+            demand_props["customer"] = _enum(customers)
+        changes.append(_obj(demand_props, ["op", "direction", "percent"]))
+        sources = sorted({e.source for e in twin.edges if e.kind == "material"})
+        sinks = sorted({e.target for e in twin.edges if e.kind == "material"})
+        forbid: dict[str, Any] = {"op": {"const": "forbid"}, "source": _enum(sources), "target": _enum(sinks)}
+        if product:
+            forbid["product"] = product
+        changes.append(_obj(forbid, ["op", "source", "target"]))
+        changes.append(_obj({"op": {"const": "remove"}, "target": _enum(all_nodes)}, ["op", "target"]))
+        changes.append(
+            _obj({"op": {"const": "only"}, "target": _enum(all_nodes), "direction": {"enum": ["serve_only", "buy_only"]},
+                  "partners": {"type": "array", "items": _enum(all_nodes), "minItems": 1, "maxItems": 4}},
+                 ["op", "target", "direction", "partners"])
+        )
+        changes.append(_obj({"op": {"const": "exclusive"}, "first": _enum(all_nodes), "second": _enum(all_nodes)},
+                            ["op", "first", "second"]))
+    if engine == "simulate" and targets.get("source"):
+        changes.append(
+            _obj({"op": {"const": "arrivals"}, "target": _enum(targets["source"]), "rate": {"type": "number", "exclusiveMinimum": 0},
+                  "unit": {"enum": ["1/min", "1/h", "1/day", "item/min", "item/h", "item/day"]}},
+                 ["op", "target", "rate", "unit"])
+        )
+
+    change = {"oneOf": changes}
+    status_variants = []
+    for n in twin.nodes:
+        if n.kind not in CATALOG:
+            continue
+    for kind, ids in targets.items():
+        quantities = askable_parameters(twin, kind) + [s for s in CATALOG[kind].states if s not in askable_parameters(twin, kind)]
+        props: dict[str, Any] = {"kind": {"const": "status"}, "target": _enum(ids), "quantity": _enum(quantities)}
+        if product:
+            props["product"] = product
+        status_variants.append(_obj(props, ["kind", "target", "quantity"]))
+
+    why_props: dict[str, Any] = {"kind": {"const": "why"}, "target": _enum(all_nodes)}
+    if engine == "optimize":
+        why_props["source"] = _enum(all_nodes)
+    plans = [
+        _obj({"kind": {"const": "what_if"}, "changes": {"type": "array", "items": {"$ref": "#/$defs/change"}, "minItems": 1, "maxItems": 3}},
+             ["kind", "changes"]),
+        _obj({"kind": {"const": "compare"},
+              "first": {"type": "array", "items": {"$ref": "#/$defs/change"}, "minItems": 1, "maxItems": 2},
+              "second": {"type": "array", "items": {"$ref": "#/$defs/change"}, "minItems": 1, "maxItems": 2}},
+             ["kind", "first", "second"]),
+        _obj(why_props, ["kind", "target"]),
+        *status_variants,
+        _obj({"kind": {"const": "decline"}, "reason": {"enum": list(DECLINE_REASONS)}}, ["kind", "reason"]),
+    ]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"question plan for twin {twin.name}",
+        "type": "object",
+        "properties": {"plan": {"oneOf": plans}},
+        "required": ["plan"],
+        "additionalProperties": False,
+        "$defs": {"change": change},
+    }
