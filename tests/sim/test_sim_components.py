@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from twinforge.scenario import Outage, Scenario, Setpoint
-from twinforge.sim import compare_scenario, run_replications, simulate
+from twinforge.sim import compare_scenario, simulate
 from twinforge.spec import loads_spec
 
 
@@ -126,8 +126,10 @@ def test_operating_time_failures_count_only_processing_time(tw):
 
 def test_idle_versus_starved_after_the_source_runs_out(tw):
     twin = tw.line("finite", 10.0, [{"process_time": tw.const(5)}])
-    twin.nodes[0].parameters["max_arrivals"] = twin.nodes[0].parameters["interarrival_time"].model_copy(
-        update={"value": 10, "unit": "item", "distribution": None}
+    twin.nodes[0].parameters["max_arrivals"] = (
+        twin.nodes[0]
+        .parameters["interarrival_time"]
+        .model_copy(update={"value": 10, "unit": "item", "distribution": None})
     )
     k = kpis(simulate(twin, horizon=1000))
     assert k["output"] == 10
@@ -179,7 +181,9 @@ def test_scrap_rate_removes_items(tw):
 
 def test_speed_setpoint_divides_process_time(tw):
     twin = tw.line("speed", 1.0, [{"process_time": tw.const(10)}], buffers=[100000])
-    scenario = Scenario(name="faster", interventions=[Setpoint(target="s1", parameter="speed", value=2, at=5000)])
+    scenario = Scenario(
+        name="faster", interventions=[Setpoint(target="s1", parameter="speed", value=2, at=5000)]
+    )
     cmp = compare_scenario(twin, scenario, reps=2, horizon=10000)
     assert cmp.row("output")["baseline"] == 1000
     assert cmp.row("output")["scenario"] == 1500

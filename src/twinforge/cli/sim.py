@@ -121,6 +121,16 @@ def warning_table(table: pd.DataFrame, horizon_h: float) -> Table:
     return t
 
 
+def check_out(path: Path | None) -> None:
+    """Refuse an output file name before a long run, not after it."""
+    from twinforge.sim.errors import SimulationError
+
+    if path is not None and path.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise SimulationError(f"--out {path}: use a .csv or .parquet file name")
+    if path is not None and not path.parent.exists():
+        raise SimulationError(f"--out {path}: folder {path.parent} does not exist")
+
+
 def write_table(df: pd.DataFrame, path: Path) -> None:
     from twinforge.sim.errors import SimulationError
 
@@ -195,6 +205,7 @@ def register(app: typer.Typer) -> None:
         from twinforge.sim import compare_scenario, run_replications
         from twinforge.spec import load_spec
 
+        check_out(out)
         spec = load_spec(twin)
         user_kpis = _parse_kpis(kpi or [])
         show = progress and console.is_terminal
@@ -287,6 +298,7 @@ def register(app: typer.Typer) -> None:
         from twinforge.sim.errors import SimulationError
         from twinforge.spec import load_spec
 
+        check_out(out)
         spec = load_spec(twin)
         start = _read_yaml(state, "state") if state is not None else {}
         if start is not None and not isinstance(start, dict):

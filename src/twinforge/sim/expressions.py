@@ -106,6 +106,8 @@ def parse_expression(text: str) -> ast.Expression:
             isinstance(node.value, int | float | str) and not isinstance(node.value, bool)
         ):
             raise KpiExpressionError(f"KPI expression {text!r}: constant {node.value!r} is not allowed")
+        if isinstance(node, ast.Name | ast.Attribute) and "__" in (_dotted(node) or "__"):
+            raise KpiExpressionError(f"KPI expression {text!r}: names with '__' are not allowed")
         if isinstance(node, ast.Attribute) and _dotted(node) is None:
             raise KpiExpressionError(f"KPI expression {text!r}: only dotted names such as filler.busy")
         if isinstance(node, ast.Call):

@@ -35,6 +35,7 @@ class RunOptions:
     horizon: float
     warmup: float = 0.0
     record: tuple[str, ...] = ()  # series: "node.state" or "wip"
+    returned: tuple[str, ...] | None = None  # series handed back (default: every recorded one)
     telemetry: bool = False
     kpis: dict[str, str] = field(default_factory=dict)  # user-defined KPI expressions
     state: Mapping[str, Mapping[str, Any]] | None = None
@@ -280,7 +281,8 @@ class Model:
             sim_events=self.kernel.events,
             end_time=now,
         )
-        for name in self.options.record:
+        returned = self.options.record if self.options.returned is None else self.options.returned
+        for name in returned:
             result.series[name] = self.series(name)
         for w in self.watches:
             result.events[w.name] = math.nan if w.time is None else w.time

@@ -320,6 +320,7 @@ def _options(
     events: Sequence[Any] | None,
     day_elapsed: float,
 ) -> RunOptions:
+    record = tuple(record)
     user = dict(kpis or {})
     needed = list(dict.fromkeys(record))
     if user:
@@ -333,6 +334,7 @@ def _options(
         horizon=horizon,
         warmup=warmup,
         record=tuple(needed),
+        returned=tuple(dict.fromkeys(record)),
         telemetry=telemetry,
         kpis=user,
         state=state,

@@ -190,8 +190,6 @@ def replay_schedule(
                 ops.append(ScheduledOperation(station=station, job=str(job), start=start, duration=duration))
             else:
                 ops.append(ScheduledOperation.model_validate(item))
-        except SimulationError:
-            raise
         except Exception as exc:
             raise SimulationError(f"schedule[{k}]: {exc}") from None
     if not ops:

@@ -143,7 +143,9 @@ class ThresholdWatch(Watch):
         if self.time is not None:
             return
         v0, c, k, s = self.component.state_segment(self.state)
-        if self.crossed(v0):
+        slope = s - k * (v0 - c)
+        at_threshold = abs(v0 - self.value) <= 1e-9 * max(1.0, abs(self.value))
+        if self.crossed(v0) or (at_threshold and (slope > 0 if self.above else slope < 0)):
             self.fire()
             return
         self._epoch += 1
