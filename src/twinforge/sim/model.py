@@ -98,11 +98,6 @@ class Model:
         material = {k: c for k, c in self.components.items() if isinstance(c, MaterialNode)}
         for c in material.values():
             c.wire(material)
-        for c in material.values():
-            if isinstance(c, Station):
-                for p in c.preds:
-                    if isinstance(p, Buffer | Conveyor):
-                        p.dependents.append(c)
         self.hydraulics = HydraulicNetwork(self, plan.pumps)
         self.sinks = [c for c in self.components.values() if isinstance(c, Sink)]
         self.wip = 0
@@ -214,7 +209,15 @@ class Model:
                 kernel.at(t, self._day_end)
                 t += DAY
         for c in self.components.values():
+            if isinstance(c, Station) and c.observers:  # its 'queue' is the level in front of it
+                for p in c.preds:
+                    if isinstance(p, Buffer | Conveyor):
+                        p.dependents.append(c)
+        for c in self.components.values():
             c.begin()
+        material = {k: c for k, c in self.components.items() if isinstance(c, MaterialNode)}
+        for c in material.values():
+            c.wire(material)  # bind routes to the (possibly specialised) receivers
         for c in self.components.values():
             if isinstance(c, MaterialNode) and not isinstance(c, Source | Sink):
                 if not c.preds:

@@ -54,6 +54,7 @@ class Source(MaterialNode):
                 self._weights.append(acc)
             self._mix_u = model.streams.uniforms(self.id, "product_mix")
         self.product = model.initial_product
+        self._simple = self.batch == 1 and self.max_arrivals == math.inf and self._products is None
         self.reset_stats()
 
     def reset_stats(self) -> None:
@@ -96,6 +97,23 @@ class Source(MaterialNode):
     def _arrive(self, _: object = None) -> None:
         if self.down:
             self._due = True
+            return
+        if self._simple and not self.pending:
+            # one item, no product mix, no limit: the common case, kept short
+            kernel = self.kernel
+            now = kernel.now
+            self.created += 1
+            item = (now, self.product)
+            if self.route(item):
+                self.released += 1
+                self.model.item_entered()
+                heappush(kernel._heap, (now + next(self._ia), next(kernel._counter), self._arrive, None))
+                if self.observers:
+                    self.changed()
+            else:
+                self._acc()
+                self.pending.append(item[1])
+                self.wait_for(item)
             return
         n = self.batch
         if self.max_arrivals != math.inf:
@@ -199,7 +217,13 @@ class Buffer(MaterialNode):
         self._init_level = int(plan.values.get("initial_level", 0))
         self._full_since = 0.0
         self._empty_since = 0.0
+        self._single: MaterialNode | None = None  # the only successor, when there is one
         self.reset_stats()
+
+    def wire(self, nodes: dict[str, MaterialNode]) -> None:
+        super().wire(nodes)
+        if len(self.succ) == 1 and self.succ[0][1] is None and self.succ[0][0].kind != "junction":
+            self._single = self.succ[0][0]
 
     # Statistics without per-event integration: the area under the level is the sum of the times
     # items spent in the buffer; full and empty times are summed at their transitions.
@@ -256,7 +280,11 @@ class Buffer(MaterialNode):
         self.items.append((now, item))
         if level == 0:
             self._a_empty += now - max(self._empty_since, self._from)
-            self.wait_for(item)
+            single = self._single
+            if single is None:
+                self.wait_for(item)
+            elif self not in single.waiting:
+                single.waiting.append(self)
         level += 1
         self.level = level
         self.entered += 1
@@ -269,8 +297,7 @@ class Buffer(MaterialNode):
         if self.observers:
             self.changed()
         for d in self.dependents:
-            if d.observers:
-                d.changed()
+            d.changed()
         return True
 
     def space(self) -> None:
@@ -280,34 +307,59 @@ class Buffer(MaterialNode):
 
     def on_space(self, receiver: MaterialNode) -> None:
         items = self.items
-        gave = False
-        while items:
-            t_in, item = items[0]
-            if not self.route(item):
-                self.wait_for(item)
-                break
-            items.popleft()
-            now = self.kernel.now
-            if self.level >= self.capacity:
-                self._a_full += now - max(self._full_since, self._from)
-            self.level -= 1
-            self.left += 1
-            wait = now - t_in
-            self._wait_sum += wait
-            self._area += wait
-            if self.level == 0:
-                self._empty_since = now
-            gave = True
-            if self.waiting:
-                self.space()
-        if gave:
-            if self.level == 0 and self._preds_done >= len(self.preds):
-                self.check_exhausted()
-            if self.observers:
-                self.changed()
-            for d in self.dependents:
-                if d.observers:
-                    d.changed()
+        if not items:
+            return
+        single = self._single
+        if single is not None:
+            # one successor: hand over while it has room, without probing it to refusal
+            kernel = self.kernel
+            while items and single.has_space():
+                t_in, item = items.popleft()
+                if not single.offer(item):
+                    items.appendleft((t_in, item))
+                    break
+                now = kernel.now
+                if self.level >= self.capacity:
+                    self._a_full += now - max(self._full_since, self._from)
+                self.level -= 1
+                self.left += 1
+                wait = now - t_in
+                self._wait_sum += wait
+                self._area += wait
+                if self.level == 0:
+                    self._empty_since = now
+                if self.waiting:
+                    self.space()
+            if items and self not in single.waiting:
+                single.waiting.append(self)
+        else:
+            while items:
+                t_in, item = items[0]
+                if not self.route(item):
+                    self.wait_for(item)
+                    break
+                items.popleft()
+                self._left_one(t_in)
+        if self.level == 0 and self._preds_done >= len(self.preds):
+            self.check_exhausted()
+        if self.observers:
+            self.changed()
+        for d in self.dependents:
+            d.changed()
+
+    def _left_one(self, t_in: float) -> None:
+        now = self.kernel.now
+        if self.level >= self.capacity:
+            self._a_full += now - max(self._full_since, self._from)
+        self.level -= 1
+        self.left += 1
+        wait = now - t_in
+        self._wait_sum += wait
+        self._area += wait
+        if self.level == 0:
+            self._empty_since = now
+        if self.waiting:
+            self.space()
 
     def set_state(self, name: str, value: float) -> None:
         if name != "level":

@@ -75,6 +75,7 @@ class Station(MaterialNode):
         mtbf = plan.dists.get("mtbf")
         self._ttf = streams.sampler(mtbf, self.id, "mtbf") if mtbf is not None else None
         self._ttf_left = next(self._ttf) if self._ttf is not None else math.inf
+        self._clock_on = self._ttf is not None
         self._clock_epoch = 0
         self._clock_pending = False
         mcbf = plan.dists.get("mcbf")
@@ -212,6 +213,38 @@ class Station(MaterialNode):
             return True
         return False
 
+    def _offer_fast(self, item: Item) -> bool:
+        """``offer`` for a plain station (no setups, failures by time, thermal model or observers)."""
+        if self.free and not self.down:
+            self.free -= 1
+            self.n_busy += 1
+            now = self.kernel.now
+            end = now + next(self._pt) / self.speed  # type: ignore[arg-type]
+            self._token = token = self._token + 1
+            self._jobs[token] = (item, now, end, 0.0)
+            heappush(self._heap, (end, next(self._counter), self._complete_fast, token))
+            return True
+        return False
+
+    def _complete_fast(self, token: int) -> None:
+        job = self._jobs.pop(token, None)
+        if job is None:
+            return  # pre-empted
+        item = job[0]
+        self._busy_acc += job[2] - job[1]
+        self.n_busy -= 1
+        self.processed += 1
+        if self.route(item):
+            self.free += 1
+            waiting = self.waiting
+            while waiting and self.free and not self.down:
+                waiting.popleft().on_space(self)
+            if self.free == self.servers and self._preds_done >= len(self.preds):
+                self.check_exhausted()
+        else:
+            self.blocked.append((item, self.kernel.now))
+            self.wait_for(item)
+
     def space(self) -> None:
         waiting = self.waiting
         while waiting and self.free and not self.down:
@@ -237,7 +270,7 @@ class Station(MaterialNode):
             work = next(self._pt) / self.speed if self._simple else self._work(item)  # type: ignore[arg-type]
         now = self.kernel.now
         reserved = 0.0
-        if self._ttf is not None and not self._clock_pending:
+        if self._clock_on and not self._clock_pending:
             share = work / self.servers
             if self._ttf_left > share:
                 self._ttf_left -= share
@@ -249,20 +282,15 @@ class Station(MaterialNode):
                 self._clock_epoch += 1
                 heappush(
                     self._heap,
-                    (
-                        now + reserved * self.servers,
-                        next(self._counter),
-                        self._clock_failure,
-                        self._clock_epoch,
-                    ),
+                    (now + reserved * self.servers, next(self._counter), self._clock_failure, self._clock_epoch),
                 )
-        self._token += 1
+        self._token = token = self._token + 1
         if self._setup_pending:
-            self._setups_of[self._token] = self._setup_pending
+            self._setups_of[token] = self._setup_pending
             self._setup_pending = 0.0
         end = now + work
-        self._jobs[self._token] = (item, now, end, reserved)
-        heappush(self._heap, (end, next(self._counter), self._complete, self._token))
+        self._jobs[token] = (item, now, end, reserved)
+        heappush(self._heap, (end, next(self._counter), self._complete, token))
         if self._thermal_on:
             self._drive()
         if self.observers:
@@ -538,6 +566,8 @@ class Station(MaterialNode):
             or self._cbf is not None
             or self._setup is not None
         )
+        if self._plain and self._simple and not self._clock_on and not self.observers:
+            self.offer = self._offer_fast  # type: ignore[method-assign]
         # items already in process at the start (fresh process times: residuals are unknown)
         product = self.model.initial_product
         for _ in range(self._init_busy):
