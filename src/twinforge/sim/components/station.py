@@ -282,7 +282,12 @@ class Station(MaterialNode):
                 self._clock_epoch += 1
                 heappush(
                     self._heap,
-                    (now + reserved * self.servers, next(self._counter), self._clock_failure, self._clock_epoch),
+                    (
+                        now + reserved * self.servers,
+                        next(self._counter),
+                        self._clock_failure,
+                        self._clock_epoch,
+                    ),
                 )
         self._token = token = self._token + 1
         if self._setup_pending:
