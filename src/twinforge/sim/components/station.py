@@ -124,6 +124,7 @@ class Station(MaterialNode):
         self._heap = self.kernel._heap
         self._counter = self.kernel._counter
         self._plain = False  # decided in begin()
+        self._complete_cb = self._complete
         self._simple = not self._pt_product and self._setup is None and self._pt is not None
         self._repair_epoch = 0
         self._repair_due = math.inf
@@ -214,15 +215,39 @@ class Station(MaterialNode):
         return False
 
     def _offer_fast(self, item: Item) -> bool:
-        """``offer`` for a plain station (no setups, failures by time, thermal model or observers)."""
+        """``offer`` for a station without setups, per-product times or observers (most stations):
+        :meth:`_start` inlined."""
         if self.free and not self.down:
             self.free -= 1
             self.n_busy += 1
             now = self.kernel.now
-            end = now + next(self._pt) / self.speed  # type: ignore[arg-type]
+            work = next(self._pt) / self.speed  # type: ignore[arg-type]
+            reserved = 0.0
+            if self._clock_on and not self._clock_pending:
+                share = work / self.servers
+                if self._ttf_left > share:
+                    self._ttf_left -= share
+                    reserved = share
+                else:
+                    reserved = self._ttf_left
+                    self._ttf_left = 0.0
+                    self._clock_pending = True
+                    self._clock_epoch += 1
+                    heappush(
+                        self._heap,
+                        (
+                            now + reserved * self.servers,
+                            next(self._counter),
+                            self._clock_failure,
+                            self._clock_epoch,
+                        ),
+                    )
+            end = now + work
             self._token = token = self._token + 1
-            self._jobs[token] = (item, now, end, 0.0)
-            heappush(self._heap, (end, next(self._counter), self._complete_fast, token))
+            self._jobs[token] = (item, now, end, reserved)
+            heappush(self._heap, (end, next(self._counter), self._complete_cb, token))
+            if self._thermal_on:
+                self._drive()
             return True
         return False
 
@@ -295,7 +320,7 @@ class Station(MaterialNode):
             self._setup_pending = 0.0
         end = now + work
         self._jobs[token] = (item, now, end, reserved)
-        heappush(self._heap, (end, next(self._counter), self._complete, token))
+        heappush(self._heap, (end, next(self._counter), self._complete_cb, token))
         if self._thermal_on:
             self._drive()
         if self.observers:
@@ -571,7 +596,9 @@ class Station(MaterialNode):
             or self._cbf is not None
             or self._setup is not None
         )
-        if self._plain and self._simple and not self._clock_on and not self.observers:
+        if self._plain and not self.observers:
+            self._complete_cb = self._complete_fast
+        if self._simple and not self.observers:
             self.offer = self._offer_fast  # type: ignore[method-assign]
         # items already in process at the start (fresh process times: residuals are unknown)
         product = self.model.initial_product
