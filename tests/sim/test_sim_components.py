@@ -291,3 +291,41 @@ def test_service_level_counts_days_that_met_the_target(tw):
     scenario = Scenario(name="stop", interventions=[Outage(target="s1", start="30 h", duration="3 h")])
     k = kpis(simulate(twin, horizon="3 day", scenario=scenario))
     assert k["service_level"] == pytest.approx(2 / 3)
+
+
+def test_junction_merges_two_sources_and_blocks_them():
+    twin = loads_spec(
+        """
+twinforge: 1
+name: merge
+nodes:
+  - {id: a, kind: source, parameters: {interarrival_time: 4 s}}
+  - {id: b, kind: source, parameters: {interarrival_time: 4 s, start_time: 2 s}}
+  - {id: j, kind: junction}
+  - {id: s, kind: station, parameters: {process_time: 3 s}}
+  - {id: out, kind: sink}
+edges:
+  - {source: a, target: j}
+  - {source: b, target: j}
+  - {source: j, target: s}
+  - {source: s, target: out}
+"""
+    )
+    k = kpis(simulate(twin, horizon=3000))
+    # two arrivals per 4 s exceed one item per 3 s: the station is never starved, both sources block
+    assert k["s.busy"] == pytest.approx(1.0, abs=0.01)
+    assert k["output"] == pytest.approx(1000, abs=1)
+    assert k["a.released"] + k["b.released"] == pytest.approx(1000, abs=2)
+    assert k["a.blocked"] > 0.3 and k["b.blocked"] > 0.3
+
+
+def test_non_blocking_source_keeps_its_schedule(tw):
+    twin = tw.line("queueing", 10.0, [{"process_time": tw.const(15)}])
+    blocking = kpis(simulate(twin, horizon=3000))
+    twin.nodes[0].metadata["blocking"] = False
+    queueing = kpis(simulate(twin, horizon=3000))
+    # blocking: an arrival 10 s after each release, then waiting -> one item per 15 s either way,
+    # but a non-blocking source keeps creating items every 10 s (they wait at the source)
+    assert blocking["output"] == queueing["output"] == 200
+    assert queueing["src.waiting"] == pytest.approx(300 - 200, abs=1)
+    assert blocking["src.waiting"] <= 1

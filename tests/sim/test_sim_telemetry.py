@@ -66,3 +66,10 @@ def test_streamed_telemetry_does_not_depend_on_chunk_size(pump_station):
     # the same samples as a whole run
     whole = simulate(pump_station, horizon=40, telemetry=True, seed=3).telemetry
     assert np.allclose(whole["value"].to_numpy(), [s.value for s in a])
+
+
+def test_streaming_without_horizon_on_a_twin_with_daily_targets(bottling_line):
+    samples = list(itertools.islice(iter_telemetry(bottling_line, chunk="10 min", seed=1), 5000))
+    assert len(samples) == 5000
+    assert samples[-1].t > 0
+    assert all(a.t <= b.t for a, b in itertools.pairwise(samples))

@@ -109,7 +109,7 @@ def test_wear_driven_failures_match_the_renewal_mean(tw):
     b, c = 1 / 3600, 2.0
     twin = tw.line(
         "wear",
-        1.0,
+        50.0,
         [
             {
                 "process_time": tw.const(100),

@@ -204,10 +204,8 @@ class Model:
             kernel.at(opts.warmup, self._end_warmup)
         if any("daily_target" in s.plan.values for s in self.sinks):
             first = DAY - (opts.day_offset % DAY)
-            t = first
-            while t <= opts.horizon + 1e-9:
-                kernel.at(t, self._day_end)
-                t += DAY
+            if first <= opts.horizon + 1e-9:
+                kernel.at(first, self._day_end)
         for c in self.components.values():
             if isinstance(c, Station) and c.observers:  # its 'queue' is the level in front of it
                 for p in c.preds:
@@ -246,6 +244,8 @@ class Model:
                 made += s.count_offset
             self.daily[s.id].append((now - DAY, now, float(made)))
             self._day_start_total[s.id] = s.total
+        if now + DAY <= self.options.horizon + 1e-9:
+            self.kernel.at(now + DAY, self._day_end)
 
     def watch_fired(self) -> None:
         if self.options.stop_when_all_events and all(w.time is not None for w in self.watches):

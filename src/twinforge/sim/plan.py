@@ -413,6 +413,8 @@ def compile_twin(twin: TwinSpec, scenario: AppliedScenario | Scenario | None = N
             _check_station(twin, node, plan)
         if node.kind == "source" and "interarrival_time" not in plan.dists:
             raise SimulationError(f"source {node.id!r} has no interarrival_time")
+        if node.kind == "source" and not isinstance(node.metadata.get("blocking", True), bool):
+            raise SimulationError(f"source {node.id!r}: metadata.blocking must be true or false")
         if node.kind == "source":
             mix = node.metadata.get("product_mix")
             if mix is not None:

@@ -192,11 +192,9 @@ class TargetWatch(Watch):
         self.offset = opts.day_offset % DAY
         self.day_start_total = 0
         self.first_day = True
-        t = DAY - self.offset
         kernel = model.kernel
-        while t <= opts.horizon + 1e-9:
-            kernel.at(t, self._day_end)
-            t += DAY
+        if DAY - self.offset <= opts.horizon + 1e-9:
+            kernel.at(DAY - self.offset, self._day_end)
         if opts.horizon < math.inf and not math.isclose(
             (opts.horizon + self.offset) % DAY, 0.0, abs_tol=1e-6
         ):
@@ -211,6 +209,9 @@ class TargetWatch(Watch):
             self.fire()
         self.day_start_total = self.sink.total
         self.first_day = False
+        kernel = self.model.kernel
+        if kernel.now + DAY <= self.model.options.horizon + 1e-9:
+            kernel.at(kernel.now + DAY, self._day_end)
 
     def _horizon_check(self, _: Any = None) -> None:
         now = self.model.kernel.now

@@ -21,6 +21,8 @@ class Source(MaterialNode):
 
     A source *blocks* when its successor cannot take an item: it holds the items and the next
     inter-arrival time starts only once all of them have left (as a machine feeding a line would).
+    With ``metadata.blocking: false`` it keeps its schedule instead and the items wait at the source
+    (as deliveries that keep coming would); KPI ``waiting`` counts them at the end.
     An outage postpones an arrival that falls inside it to the end of the outage. The product of
     each item is drawn from ``metadata.product_mix`` (weights), else it is the twin's first product.
     """
@@ -54,6 +56,7 @@ class Source(MaterialNode):
                 self._weights.append(acc)
             self._mix_u = model.streams.uniforms(self.id, "product_mix")
         self.product = model.initial_product
+        self.blocking = bool(plan.meta.get("blocking", True))
         self._simple = self.batch == 1 and self.max_arrivals == math.inf and self._products is None
         self.reset_stats()
 
@@ -75,6 +78,7 @@ class Source(MaterialNode):
         cost = float(self.plan.values.get("cost_per_item", 0.0))
         return [
             ("released", float(self.released), "item"),
+            ("waiting", float(len(self.pending)), "item"),
             ("blocked", self._a_blocked / period if period > 0 else math.nan, ""),
             ("material_cost", cost * self.released, self.model.plan.currency),
         ]
@@ -110,38 +114,32 @@ class Source(MaterialNode):
                 heappush(kernel._heap, (now + next(self._ia), next(kernel._counter), self._arrive, None))
                 if self.observers:
                     self.changed()
-            else:
-                self._acc()
-                self.pending.append(item[1])
-                self.wait_for(item)
+                return
+            self._acc()
+            self.pending.append(item[1])
+            self.wait_for(item)
+            if not self.blocking:
+                self._schedule_next()
             return
         n = self.batch
         if self.max_arrivals != math.inf:
             n = int(min(n, self.max_arrivals - self.created))
         self.created += n
-        if n == 1 and not self.pending:
-            item = (self.kernel.now, self._draw_product())
-            if self.route(item):
-                self.released += 1
-                self.model.item_entered()
-                self._next()
-                if self.observers:
-                    self.changed()
-                return
-            self._acc()
-            self.pending.append(item[1])
-            self.wait_for(item)
-            return
         self._acc()
         for _ in range(n):
             self.pending.append(self._draw_product())
         self._release()
+        if not self.blocking or not self.pending:
+            self._schedule_next()
+        self._check_done()
 
-    def _next(self) -> None:
+    def _schedule_next(self) -> None:
         if self.created < self.max_arrivals:
             kernel = self.kernel
             heappush(kernel._heap, (kernel.now + next(self._ia), next(kernel._counter), self._arrive, None))
-        else:
+
+    def _check_done(self) -> None:
+        if self.created >= self.max_arrivals and not self.pending and not self.exhausted:
             self.mark_exhausted()
 
     def _release(self) -> None:
@@ -156,14 +154,19 @@ class Source(MaterialNode):
             pending.popleft()
             self.released += 1
             self.model.item_entered()
-        if not pending:
-            self._next()
         if self.observers:
             self.changed()
 
+    def _resume(self) -> None:
+        self._release()
+        if not self.pending:
+            if self.blocking:
+                self._schedule_next()
+            self._check_done()
+
     def on_space(self, receiver: MaterialNode) -> None:
         if self.pending and not self.down:
-            self._release()
+            self._resume()
 
     def go_down(self, reason: str) -> None:
         self._outages += 1
@@ -175,7 +178,7 @@ class Source(MaterialNode):
             return
         self.down = False
         if self.pending:
-            self._release()
+            self._resume()
         if self._due:
             self._due = False
             self._arrive()
@@ -661,6 +664,13 @@ class Junction(MaterialNode):
             return True
         self.wait_for(item)
         return False
+
+    def space(self) -> None:
+        # every waiting sender gets one try: the junction itself holds nothing
+        senders = list(self.waiting)
+        self.waiting.clear()
+        for sender in senders:
+            sender.on_space(self)
 
     def on_space(self, receiver: MaterialNode) -> None:
         self.space()
