@@ -94,7 +94,10 @@ def main() -> None:
         + f"\n\nThroughput over the {args.reps} replications: {tput['mean']:.2f} cases/h "
         f"(95% CI {tput['ci_low']:.2f}–{tput['ci_high']:.2f}). "
         + (f"Ray start-up (not included above): {ray_start:.1f} s. " if ray_start is not None else "")
-        + "The machine has 2 cores shared with other work, so two workers cannot reach 2×.\n"
+        + "The 2 cores are shared with other developers' jobs (see the load average), so timings vary "
+        "from run to run. Ray's own processes (GCS server, raylet, object store) run on the same 2 "
+        "cores as its two workers, which probably explains why Ray is slower than the local process "
+        "pool on this machine; Ray pays off on a cluster with more cores than a laptop.\n"
     )
     if not args.no_record:
         record("sim_scale", "Monte Carlo scaling: 1,000 weeks of the bottling line", body)

@@ -112,3 +112,17 @@ def test_cli_errors_exit_2_without_traceback(examples, tmp_path):
     assert result.exit_code == 2 and "did you mean 'filler'" in result.output
     result = runner.invoke(app, ["simulate", str(examples / "supply_chain.yaml"), "--reps", "2"])
     assert result.exit_code == 2 and "optimize" in result.output
+
+
+def test_demo_step_compares_and_warns(examples):
+    from rich.console import Console
+
+    from twinforge.cli.demo import Tour
+    from twinforge.cli.sim import sim_step
+
+    console = Console(record=True, width=200)
+    sim_step(Tour(console=console, folder=examples))
+    text = console.export_text()
+    assert "filler down 4 h vs baseline" in text
+    assert "lost output:" in text and "variance" in text
+    assert "early warning: events within 4 h" in text and "buf_rinse full" in text

@@ -100,8 +100,14 @@ def schema_step(tour: Tour) -> None:
     tour.console.print(table)
 
 
+def _sim_step(tour: Tour) -> None:
+    from twinforge.cli.sim import sim_step
+
+    sim_step(tour)
+
+
 #: The tour, in order.
-STEPS: list[Callable[[Tour], None]] = [spec_step, graph_step, units_step, schema_step]
+STEPS: list[Callable[[Tour], None]] = [spec_step, graph_step, units_step, schema_step, _sim_step]
 
 
 def run_demo(console: Console, folder: Path | None = None) -> None:
