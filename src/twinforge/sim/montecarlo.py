@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -491,6 +491,3 @@ def simulate(
     res = run_replication(plan, int(seed), replication, options)
     meta = _meta(plan, 1, seed, h, w, "local", 1, time.perf_counter() - started)
     return _assemble([(0, replication, res)], 0, meta)
-
-
-ProgressCallback = Callable[[int], None]

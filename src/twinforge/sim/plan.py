@@ -68,9 +68,6 @@ INTERNAL_UNITS: dict[tuple[str, str], str] = {
     ("valve", "flow_coefficient"): "m^3/s",
 }
 
-#: Internal unit of state variables, where it differs from the catalogue unit.
-STATE_INTERNAL_UNITS: dict[tuple[str, str], str] = {}
-
 
 @dataclass
 class EdgePlan:
