@@ -108,6 +108,7 @@ STEPS: list[Callable[[Tour], None] | str] = [
     graph_step,
     units_step,
     schema_step,
+    "twinforge.cli.sim:sim_step",
     "twinforge.cli.optimize_flow:flow_step",
     "twinforge.cli.optimize:optimize_step",
     "twinforge.cli.data:data_step",

@@ -135,8 +135,9 @@ def demo(
 from twinforge.cli import data as _data  # noqa: E402
 from twinforge.cli import llm as _llm_cli  # noqa: E402
 from twinforge.cli import optimize, optimize_flow  # noqa: E402
+from twinforge.cli import sim as _sim  # noqa: E402
 
-for _group in (optimize_flow, optimize, _data, _llm_cli):
+for _group in (_sim, optimize_flow, optimize, _data, _llm_cli):
     _group.register(app)
 
 
