@@ -33,7 +33,7 @@ def test_validate_broken_file_names_file_path_and_problem(tmp_path, examples):
     err = result.stderr
     assert "Traceback" not in err
     assert f"{bad}:" in err
-    assert "nodes[2].kind" in err and "unknown kind 'bufer'" in err and "did you mean 'buffer'" in err
+    assert "nodes[1].kind" in err and "unknown kind 'bufer'" in err and "did you mean 'buffer'" in err
     assert "unknown node 'dock'" in err
 
 

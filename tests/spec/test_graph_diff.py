@@ -20,7 +20,7 @@ def test_neighbours(bottling_line):
 
 def test_upstream_downstream_closure(bottling_line):
     g = bottling_line.graph()
-    assert g.upstream("buf_rinse") == ["pallets_in", "depalletizer", "buf_depal", "rinser"]
+    assert g.upstream("buf_rinse") == ["pallets_in", "buf_infeed", "depalletizer", "buf_depal", "rinser"]
     assert g.downstream("labeler") == ["buf_label", "packer", "conveyor_out", "warehouse_dock"]
     assert g.upstream("pallets_in") == []
     # over information edges the sensor is upstream of the filler
@@ -39,6 +39,7 @@ def test_paths(supply_chain):
 def test_filter(bottling_line, supply_chain):
     g = bottling_line.graph()
     assert [n.id for n in g.filter(kind="buffer")] == [
+        "buf_infeed",
         "buf_depal",
         "buf_rinse",
         "buf_fill",
@@ -50,7 +51,7 @@ def test_filter(bottling_line, supply_chain):
     fast = g.filter(kind="station", param="process_time", predicate=lambda s: s < 29)
     assert [n.id for n in fast] == ["depalletizer", "capper"]
     big = g.filter(kind="buffer", param="capacity", predicate=lambda c: c >= 30)
-    assert [n.id for n in big] == ["buf_depal", "buf_label"]
+    assert [n.id for n in big] == ["buf_infeed", "buf_depal", "buf_label"]
     assert [n.id for n in g.filter(where=lambda n: n.observes is not None and "filler" in n.observes)] == [
         "filler_temp",
         "filler_vib",

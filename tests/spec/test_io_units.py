@@ -52,7 +52,8 @@ def test_json_schema_validates_each_example(examples, name):
 def test_json_schema_rejects_unknown_parameter_for_kind(examples):
     schema = twin_json_schema()
     data = yaml.safe_load((examples / "bottling_line.yaml").read_text())
-    data["nodes"][1]["parameters"]["capacity"] = 3  # a station has no capacity parameter
+    station = next(n for n in data["nodes"] if n["id"] == "depalletizer")
+    station["parameters"]["capacity"] = 3  # a station has no capacity parameter
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
 

@@ -123,7 +123,6 @@ def _resolve(step: Callable[[Tour], None] | str) -> Callable[[Tour], None]:
     return getattr(importlib.import_module(module), name)
 
 
-
 def run_demo(console: Console, folder: Path | None = None) -> None:
     tour = Tour(console=console, folder=folder or examples_dir())
     console.print("[bold]twinforge[/bold] — a guided tour on the bundled example twins")
