@@ -12,9 +12,11 @@ unit's last observed cycle (a Series indexed by unit), ``score(histories, true_r
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -168,31 +170,63 @@ def window_features(
 
 class WindowedRegressorRUL(RULEstimator):
     """Summary features of the recent history (last value; mean, std and slope over ``windows``
-    cycles; cycle count) fed to a scikit-learn regressor (default: histogram gradient boosting)."""
+    cycles; cycle count) fed to a scikit-learn regressor (default: histogram gradient boosting).
+
+    ``smoothing_span``: signals are first smoothed per unit with a causal exponentially weighted
+    mean of this span (0 = no smoothing). ``n_threads`` caps the OpenMP/BLAS threads during fit and
+    predict (1 by default: on a shared machine more threads are often slower, and results are
+    reproducible)."""
 
     def __init__(
         self,
-        windows: Sequence[int] = (5, 10, 20, 30),
+        windows: Sequence[int] = (10, 30, 60),
+        smoothing_span: float = 0.0,
         regressor: Callable[[], Any] | None = None,
         unit: str = "unit",
         cycle: str = "cycle",
         cap: float = 125.0,
         signals: Sequence[str] | None = None,
         random_state: int = 0,
+        n_threads: int | None = 1,
     ) -> None:
         super().__init__(unit, cycle, cap, signals)
-        self.windows = tuple(windows)
+        if any(int(w) < 2 for w in windows):
+            raise AnalyticsError(f"windows must be >= 2 cycles; got {tuple(windows)}")
+        self.windows = tuple(int(w) for w in windows)
+        self.smoothing_span = smoothing_span
         self.regressor = regressor
         self.random_state = random_state
+        self.n_threads = n_threads
+
+    def fit(self, histories: pd.DataFrame) -> WindowedRegressorRUL:
+        import sklearn.ensemble  # noqa: F401  (load its OpenMP runtime so that the limit applies to it)
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=self.n_threads):
+            super().fit(histories)
+        return self
+
+    def predict(self, histories: pd.DataFrame) -> pd.Series:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=self.n_threads):
+            return super().predict(histories)
 
     def _features(self, frame: pd.DataFrame, last_only: bool) -> np.ndarray:
         z = self._standardised(frame)
+        if self.smoothing_span:
+            smoothed = (
+                pd.DataFrame(z)
+                .groupby(frame[self.unit].to_numpy())
+                .transform(lambda s: s.ewm(span=self.smoothing_span).mean())
+            )
+            z = smoothed.to_numpy(dtype=np.float32)
         cycles = frame[self.cycle].to_numpy()
         out = []
         bounds = np.flatnonzero(
             np.r_[True, frame[self.unit].to_numpy()[1:] != frame[self.unit].to_numpy()[:-1], True]
         )
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        for a, b in itertools.pairwise(bounds):
             ends = np.array([b - a - 1]) if last_only else np.arange(b - a)
             out.append(window_features(z[a:b], cycles[a:b], ends, self.windows))
         return np.vstack(out)
@@ -232,3 +266,29 @@ class LastCycleLinearRUL(WindowedRegressorRUL):
         super().__init__(
             windows=(), regressor=lambda: Ridge(alpha=1.0), unit=unit, cycle=cycle, cap=cap, signals=signals
         )
+
+
+CMAPSS_COLUMNS = ["unit", "cycle", "setting1", "setting2", "setting3"] + [f"sensor{i}" for i in range(1, 22)]
+
+
+def read_histories(path: str | Path, cmapss: bool = False) -> pd.DataFrame:
+    """Histories from a file: NASA C-MAPSS format (space separated, no header, 26 columns; gzip ok)
+    with ``cmapss=True``, else a CSV/Parquet table with ``unit`` and ``cycle`` columns."""
+    from twinforge.analytics.tables import read_table
+
+    path = Path(path)
+    if not path.is_file():
+        raise AnalyticsError(f"histories file {str(path)!r} does not exist")
+    if not cmapss:
+        return read_table(path)
+    try:
+        frame = pd.read_csv(path, sep=r"\s+", header=None)
+    except (OSError, ValueError) as exc:
+        raise AnalyticsError(f"cannot read {str(path)!r}: {exc}") from None
+    if frame.shape[1] != len(CMAPSS_COLUMNS):
+        raise AnalyticsError(
+            f"{str(path)!r} has {frame.shape[1]} columns; C-MAPSS files have {len(CMAPSS_COLUMNS)} "
+            "(unit, cycle, 3 settings, 21 sensors)"
+        )
+    frame.columns = CMAPSS_COLUMNS
+    return frame

@@ -104,6 +104,15 @@ def schema_step(tour: Tour) -> None:
 STEPS: list[Callable[[Tour], None]] = [spec_step, graph_step, units_step, schema_step]
 
 
+def _analytics_step(tour: Tour) -> None:
+    from twinforge.cli.analytics import detect_step
+
+    detect_step(tour)
+
+
+STEPS.append(_analytics_step)
+
+
 def run_demo(console: Console, folder: Path | None = None) -> None:
     tour = Tour(console=console, folder=folder or examples_dir())
     console.print("[bold]twinforge[/bold] — a guided tour on the bundled example twins")

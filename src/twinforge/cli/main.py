@@ -132,6 +132,9 @@ def demo(
 # -- command groups of each capability ------------------------------------------------------
 # Each capability keeps its commands in its own module with a `register(app)` function.
 # (add `from twinforge.cli import <area>` and `<area>.register(app)` below)
+from twinforge.cli import analytics as _analytics  # noqa: E402
+
+_analytics.register(app)
 
 
 def main() -> None:  # pragma: no cover - entry point
