@@ -278,8 +278,8 @@ def main() -> int:
     goal = best.f1 >= 0.85 and best.far <= 0.10
     headers = ["detector", "F1", "FAR %", "MAR %", "notes"]
     body = (
-        "Data: SKAB `valve1/0..15.csv` (16 files, 12,030 scored points after each file's 400-row "
-        "training part). Metrics over all scored points. The Conv-AE row is the SKAB leaderboard's "
+        f"Data: SKAB `valve1/0..15.csv` ({len(files)} files, {sum(len(f.scored_labels) for f in files):,} "
+        "scored points after each file's 400-row training part). Metrics over all scored points. The Conv-AE row is the SKAB leaderboard's "
         "published figure over **all 34 SKAB files** (valve1, valve2 and other), not re-run here.\n\n"
         + markdown_table(headers, rows)
         + "\n\nNo threshold or hyper-parameter is selected on the labels of the file being scored. "

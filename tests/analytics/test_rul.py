@@ -82,3 +82,34 @@ def test_rul_input_errors():
     model = WindowedRegressorRUL(windows=(5,)).fit(train)
     with pytest.raises(AnalyticsError, match=r"2 true RUL values for 3 units"):
         model.evaluate(train, [1.0, 2.0])
+
+
+def test_cli_rul_predicts_and_scores(tmp_path):
+    from typer.testing import CliRunner
+
+    from twinforge.cli.main import app
+
+    rng = np.random.default_rng(5)
+    train, _ = fleet(25, rng, truncate=False)
+    test, truth = fleet(8, rng, truncate=True)
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    np.savetxt(tmp_path / "truth.txt", np.minimum(truth, 125))
+    result = CliRunner().invoke(
+        app,
+        [
+            "rul",
+            str(tmp_path / "train.csv"),
+            str(tmp_path / "test.csv"),
+            "--truth",
+            str(tmp_path / "truth.txt"),
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    assert "8 unit(s)" in result.output and "RMSE" in result.output
+    assert "const" not in result.output.split("signals used:")[1].split("\n")[0]
+    bad = CliRunner().invoke(
+        app, ["rul", str(tmp_path / "train.csv"), str(tmp_path / "test.csv"), "--cmapss"]
+    )
+    assert bad.exit_code == 2 and "C-MAPSS files have 26" in bad.output

@@ -50,3 +50,16 @@ def test_skab_runs_are_detected_with_alerts_on_the_flow_meter(valve1, pump_stati
         anomaly_start = run.labels.index[np.argmax(run.labels.to_numpy())]
         assert first.started >= anomaly_start  # no alert in the normal stretch before the fault
     assert total is not None and total.f1 > 0.85 and total.far < 0.15
+
+
+def test_demo_step_streams_a_skab_run(valve1, examples):
+    from rich.console import Console
+
+    from twinforge.cli.analytics import detect_step
+    from twinforge.cli.demo import Tour
+
+    console = Console(record=True, width=200)
+    detect_step(Tour(console=console, folder=examples))
+    text = console.export_text()
+    assert "anomaly at flow_meter.Volume Flow RateRMS" in text
+    assert "valve1/3.csv: 748 streamed rows" in text and "F1 0." in text

@@ -180,7 +180,7 @@ def register(app: typer.Typer) -> None:
 
 
 def detect_step(tour: Tour) -> None:
-    """Demo: fit on the first 400 rows of a SKAB valve1 run, stream the rest, print alerts and F1."""
+    """Demo: fit on the first 400 rows of SKAB's valve1/3.csv, stream the rest, print alerts and F1."""
     import time
 
     from twinforge.analytics import (
@@ -204,8 +204,8 @@ def detect_step(tour: Tour) -> None:
     except TwinforgeError as exc:
         tour.say(f"  skipped: {exc}")
         return
-    if not (folder / "1.csv").is_file():
-        tour.say(f"  skipped: {folder / '1.csv'} not found")
+    if not (folder / "3.csv").is_file():
+        tour.say(f"  skipped: {folder / '3.csv'} not found")
         return
     start = time.perf_counter()
     twin = tour.twins.get("pump_station")
@@ -218,7 +218,10 @@ def detect_step(tour: Tour) -> None:
         for i in range(16)
         if (folder / f"{i}.csv").is_file()
     ]
-    run = runs[1] if len(runs) > 1 else runs[0]
+    if len(runs) < 4:
+        tour.say(f"  skipped: fewer than 4 valve1 runs in {folder}")
+        return
+    run = runs[3]
     # how much each signal's normal level varies between runs: from the other runs' first 400 rows
     others = [r.signals.iloc[:400] for r in runs if r is not run]
     scale = LevelShiftDetector.level_scale_from_runs(others) if len(others) >= 2 else None
@@ -233,7 +236,7 @@ def detect_step(tour: Tour) -> None:
         tour.say(f"  ⚠ {a.describe()}")
     counts = detection_counts(run.labels.iloc[400:].to_numpy(), np.concatenate(alarm))
     tour.say(
-        f"  valve1/1.csv: {len(rest)} streamed rows, {len(monitor.alerts)} alert(s); against the labels "
+        f"  valve1/3.csv: {len(rest)} streamed rows, {len(monitor.alerts)} alert(s); against the labels "
         f"F1 {counts.f1:.2f}, false alarms {counts.far:.0%}, missed {counts.mar:.0%} "
         f"({time.perf_counter() - start:.1f} s)"
     )
