@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinforge.analytics.base import AnalyticsError, Detector, ThresholdRule, as_frame
+from twinforge.analytics.base import AnalyticsError, Detector, QuantileThreshold, ThresholdRule, as_frame
 
 STATS = ("mean", "std", "min", "max", "diff", "absdiff")
 
@@ -84,7 +84,14 @@ class Featurized(Detector):
                 f"after the {self.features.window}-row warm-up of the rolling features only {len(feats)} "
                 f"training rows are left; {type(self.detector).__name__} needs {self.detector.min_training_rows}"
             )
-        self.detector.fit(feats)
+        # The wrapper learns the threshold (holding out calibration rows itself when its rule says so);
+        # the inner detector is fitted on all the rows it is given, without a second hold-out.
+        rule = self.detector.threshold
+        self.detector.threshold = QuantileThreshold()
+        try:
+            self.detector.fit(feats)
+        finally:
+            self.detector.threshold = rule
         sources = [self.features.source_of(f) for f in self.detector.signals_]
         self._feature_source = np.array([self.signals_.index(s) for s in sources])
 
