@@ -180,3 +180,31 @@ def test_cli_detect_refuses_unknown_columns(run_csv, examples):
         ],
     )
     assert bad.exit_code == 2 and "--train 999999" in bad.output
+
+
+def test_cli_detect_with_a_training_file_and_parquet_data(tmp_path, synthetic, examples):
+    train, test, labels = synthetic
+    train.rename_axis("timestamp").to_csv(tmp_path / "normal.csv")
+    test.assign(anomaly=labels).rename_axis("timestamp").reset_index().to_parquet(tmp_path / "live.parquet")
+    result = CliRunner().invoke(
+        app,
+        [
+            "detect",
+            str(examples / "pump_station.yaml"),
+            str(tmp_path / "live.parquet"),
+            "--train",
+            str(tmp_path / "normal.csv"),
+            "--label",
+            "anomaly",
+            "--method",
+            "level",
+            "--window",
+            "10",
+        ],
+        terminal_width=200,
+    )
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "fitted on " + str(tmp_path / "normal.csv") in out and "scored 500 rows" in out
+    assert "flow_meter.Volume Flow RateRMS" in out
+    assert float(out.split("MAR ")[1].split("%")[0]) < 20

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from twinforge.analytics.base import AnalyticsError
-from twinforge.analytics.signals import SignalMap, SignalRef
+from twinforge.analytics.signals import SignalMap, SignalRef, UnknownSignalError
 from twinforge.spec import TwinSpec
 
 TIME_COLUMNS = ("datetime", "timestamp", "time", "date", "ts")
@@ -86,10 +86,10 @@ def signal_table(
         raise AnalyticsError(f"{source}: no signal columns left after the label and ignored columns")
     try:
         refs = SignalMap(twin).resolve(signal_cols)
-    except AnalyticsError:
-        raise
-    except Exception as exc:  # UnknownSignalError: say which file and how to proceed
-        raise type(exc)(f"{source}: {exc}. Use --label/--ignore for columns that are not signals") from None
+    except UnknownSignalError as exc:  # say which file, and how to proceed
+        raise UnknownSignalError(
+            f"{source}: {exc}. Use --label/--ignore for columns that are not signals"
+        ) from None
     signals = frame[signal_cols]
     non_numeric = [c for c in signal_cols if not pd.api.types.is_numeric_dtype(signals[c])]
     if non_numeric:
