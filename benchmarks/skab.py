@@ -126,6 +126,17 @@ def run_streaming(
     return total(counts), monitors
 
 
+def episode_alarm(index: pd.Index, monitor: AnomalyMonitor) -> np.ndarray:
+    """Rows inside the monitor's alerts, each from its start to the first row of the quiet run that
+    cleared it (which the monitor only knows ``clear_after`` rows later)."""
+    alarm = np.zeros(len(index), dtype=int)
+    for alert in monitor.alerts:
+        start = index.get_loc(alert.started)
+        end = index.get_loc(alert.quiet_since) if alert.quiet_since is not None else len(index)
+        alarm[start:end] = 1
+    return alarm
+
+
 # -- leave-one-file-out selection of the level-shift configuration --------------------------------
 
 
@@ -265,6 +276,17 @@ def main() -> int:
         monitors += ms
     best = total(lofo_counts)
     add("Level shift, LOFO-selected, streamed (best)", best, "config chosen on the other 15 files")
+    episodes = total(
+        [
+            detection_counts(f.scored_labels, episode_alarm(f.signals.index[TRAIN_ROWS:], m))
+            for f, m in zip(files, monitors, strict=True)
+        ]
+    )
+    add(
+        "  same alerts as episodes (hindsight at the end)",
+        episodes,
+        "alarm ends at the first quiet row, known clear_after rows later; not causal, not the headline",
+    )
     rows.append(
         ["Conv-AE (SKAB leaderboard, reference)", 0.78, "13.6", "28.0", "published, all 34 SKAB files"]
     )
@@ -296,13 +318,15 @@ def main() -> int:
         + "\n".join(f"- {n} file(s): {text}" for text, n in picks.items())
         + "\n\nDevelopment history, for transparency: the selection protocol (best F1 at FAR ≤ 10 % on the "
         "other files) was fixed first; the candidate grid was widened twice after looking at LOFO results, "
-        "because the choice sat on the grid's edge. Earlier grids gave F1 0.861 / FAR 10.2 % (thresholds "
-        "≥ 2σ), 0.899 / 9.0 % (≥ 1.5σ) and 0.885 / 11.7 % (≥ 1σ, undebounced alarms allowed); the "
+        "because the choice sat on the grid's edge. Earlier grids, all also allowing undebounced alarms, "
+        "gave F1 0.861 / FAR 10.2 % (thresholds ≥ 2σ), 0.899 / 9.0 % (≥ 1.5σ) and 0.885 / 11.7 % (≥ 1σ); the "
         "`direction` option was added after seeing that flow levels after a fault often settle above "
         "the training level. The grid above (1-4σ, debounced alarms only, as the streaming requirement "
         "asks) was fixed before its run and is the reported result. Most remaining false alarms are the "
         "causal alarm's end delay: the rolling window and the `clear_after` rows of hysteresis keep the "
-        "alarm on for about 25 s after each fault ends."
+        "alarm on for about 25 s after each fault ends. The episodes row (added after the headline run, to "
+        "check that explanation) scores the same alerts with each end dated back to the first quiet row: "
+        "FAR drops below 10 % but MAR rises, and it needs hindsight, so the headline stays the causal row."
         + f"\n\nGoal F1 ≥ 0.85 with FAR ≤ 10 %: **{'met' if goal else 'missed'}** "
         f"(F1 {best.f1:.3f}, FAR {100 * best.far:.1f} %, MAR {100 * best.mar:.1f} %); "
         f"vs Conv-AE F1 ratio {best.f1 / 0.78:.2f}. Wall time {elapsed:.0f} s."

@@ -39,6 +39,9 @@ def test_monitor_raises_one_alert_naming_node_and_signal(synthetic, pump_station
     assert alert.started == test.index[302]  # third row in a row above the threshold
     # cleared after 10 rows in a row below 0.8 × threshold once the fault is gone
     assert alert.ended is not None and test.index[359] <= alert.ended <= test.index[400]
+    # the quiet run that cleared it began clear_after - 1 rows before the clearing row
+    assert alert.quiet_since == test.index[test.index.get_loc(alert.ended) - 9]
+    assert alert.quiet_since >= test.index[350]
     assert alert.contributions[0][0].node == "flow_meter"
     assert {ref.signal for ref, _ in alert.contributions[:2]} == {"Volume Flow RateRMS", "Current"}
     assert alert.score > alert.threshold and alert.peak_score >= alert.score

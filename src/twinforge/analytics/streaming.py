@@ -106,7 +106,8 @@ class Alert:
     threshold: float
     contributions: list[tuple[SignalRef, float]]  # (signal, share of the score), largest first
     peak_score: float = 0.0
-    ended: Any = None
+    ended: Any = None  # when the alert cleared (after ``clear_after`` quiet rows)
+    quiet_since: Any = None  # first of those quiet rows: where the anomaly ended, known once cleared
     rows: int = 0
     _accumulated: np.ndarray | None = field(default=None, repr=False)
 
@@ -171,6 +172,7 @@ class AnomalyMonitor:
         self._buffer: pd.DataFrame | None = None
         self._pending: list[np.ndarray] = []  # contributions of the rows above threshold before raising
         self._rows_seen = 0
+        self._quiet_since: Any = None
         self.alerts: list[Alert] = []
 
     @property
@@ -232,7 +234,13 @@ class AnomalyMonitor:
             elif transition == "cleared":
                 alert = self.alerts[-1]
                 alert.ended = when
+                alert.quiet_since = self._quiet_since
                 events.append(AlertEvent("cleared", when, alert))
+            if self._state.active and score < self.hysteresis.clear_ratio * self.threshold:
+                if self._quiet_since is None:
+                    self._quiet_since = when
+            else:
+                self._quiet_since = None
             if self._state.active:
                 alert = self.alerts[-1]
                 alert.rows += 1
