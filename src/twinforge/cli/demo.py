@@ -112,6 +112,7 @@ STEPS: list[Callable[[Tour], None] | str] = [
     "twinforge.cli.optimize_flow:flow_step",
     "twinforge.cli.optimize:optimize_step",
     "twinforge.cli.data:data_step",
+    "twinforge.cli.analytics:detect_step",
     "twinforge.cli.llm:llm_step",
 ]
 
