@@ -308,6 +308,59 @@ class LLM:
 
     # -- internals ----------------------------------------------------------------------------------
 
+    def decode_ranked(
+        self,
+        prompt: PromptLike,
+        schema: dict[str, Any],
+        *,
+        numbers: Any = (),
+        system: str | None = None,
+        examples: Examples | None = None,
+    ) -> tuple[Any, Any]:
+        """Decode ``schema`` by ranking the continuations the schema allows (local provider only).
+
+        The model chooses among enum values, union members, optional keys and array lengths; number
+        slots take one of ``numbers``. Returns ``(value, RankedResult)``; the call is audited.
+        Raises :class:`ProviderError` for providers that cannot score continuations.
+        """
+        from twinforge.ai.providers.local import LocalLlamaProvider, ranked_decode
+        from twinforge.ai.ranked import RankedDecodeError
+
+        if not isinstance(self.provider, LocalLlamaProvider):
+            raise ProviderError(
+                f"ranked decoding needs the local provider, not {self.provider.name!r}; use generate_structured",
+                provider=self.provider.name,
+            )
+        messages = self._structured_messages(prompt, compile_schema(schema), system, examples)
+        params = self.params(temperature=0.0)
+        started = time.perf_counter()
+        try:
+            result = ranked_decode(self.provider, messages, schema, numbers=numbers)
+        except RankedDecodeError as exc:
+            self._audit(
+                "ranked",
+                messages,
+                None,
+                "error",
+                params=params,
+                json_schema=schema,
+                error=str(exc),
+                latency_s=time.perf_counter() - started,
+            )
+            raise
+        usage = Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.scored_tokens)
+        self._audit(
+            "ranked",
+            messages,
+            result.text,
+            "ok",
+            params=params,
+            usage=usage,
+            json_schema=schema,
+            latency_s=time.perf_counter() - started,
+        )
+        return result.value, result
+
     def _structured_messages(
         self, prompt: PromptLike, compiled: CompiledSchema, system: str | None, examples: Examples | None
     ) -> list[Message]:

@@ -13,7 +13,9 @@ Supported schema features: ``const``, ``enum``, ``oneOf``/``anyOf`` of objects (
 over their properties), ``$ref`` to ``$defs``, objects (required keys in schema order, then
 optional keys chosen by ranking), arrays (``minItems``/``maxItems``), numbers and integers
 (``minimum``, ``maximum``, ``exclusiveMinimum``, ``exclusiveMaximum``), booleans, and free
-strings (greedy, up to the closing quote).
+strings (greedy, up to the closing quote). Extension keywords: ``x-candidates`` (the numbers a
+slot may take, instead of the global list) and ``x-must-include`` (values an array must contain);
+``uniqueItems`` is honoured for arrays of enum values.
 
 The output uses ``json.dumps`` spacing (``", "`` and ``": "``), so few-shot examples written with
 :func:`dumps` look exactly like what the decoder produces.
@@ -45,7 +47,7 @@ def dumps(value: Any) -> str:
 
 def _fmt_number(x: float, integer: bool = False) -> str:
     if integer or float(x).is_integer():
-        return str(int(round(x)))
+        return str(round(x))
     return f"{x:.6g}"
 
 
@@ -80,6 +82,17 @@ class RankedResult:
         return min((c.margin for c in self.choices), default=math.inf)
 
 
+def _open_ended(texts: list[str]) -> list[str]:
+    """Options to score: string values without their closing quote when no option is a prefix
+    of another. In running text a closing quote merges with what follows (``",`` is one token),
+    so a lone ``"`` is improbable and would add noise to every score."""
+    if not all(t.endswith('"') for t in texts):
+        return texts
+    cut = [t[:-1] for t in texts]
+    prefix = any(a != b and b.startswith(a) for a in cut for b in cut)
+    return texts if prefix else cut
+
+
 class RankedDecoder:
     """Decode a JSON value for a schema with a llama.cpp model created with ``logits_all=True``."""
 
@@ -102,14 +115,27 @@ class RankedDecoder:
         while common < limit and cached[common] == tokens[common]:
             common += 1
         llm.n_tokens = common
-        llm.eval(tokens[common:])
+        self._eval(tokens[common:])
         return len(tokens) - common
+
+    def _eval(self, tokens: list[int], all_logits: bool = False) -> None:
+        """Append ``tokens`` to the context. Logits are kept for the last token only, unless
+        ``all_logits`` (computing the output layer for every prompt token is wasted work)."""
+        llm = self.llm
+        if not all_logits and len(tokens) > 1:
+            llm._logits_all = False
+            try:
+                llm.eval(tokens[:-1])
+            finally:
+                llm._logits_all = True
+            tokens = tokens[-1:]
+        llm.eval(tokens)
 
     def _logprob(self, base: int, tokens: list[int]) -> float:
         """Log-probability of ``tokens`` following the first ``base`` tokens of the context."""
         llm = self.llm
         llm.n_tokens = base
-        llm.eval(tokens)
+        self._eval(tokens, all_logits=True)
         rows = np.asarray(llm.scores[base - 1 : base - 1 + len(tokens)], dtype=np.float64)
         rows = rows - rows.max(axis=1, keepdims=True)
         logz = np.log(np.exp(rows).sum(axis=1))
@@ -158,7 +184,7 @@ class RankedDecoder:
             return
         tokens = self._tok(self.pending)
         self.llm.n_tokens = self.base
-        self.llm.eval(tokens)
+        self._eval(tokens)
         self.base += len(tokens)
         self.pending = ""
 
@@ -235,7 +261,11 @@ class RankedDecoder:
             return value in s["enum"]
         kind = cls._kind(s)
         if kind in ("number", "integer"):
-            return isinstance(value, int | float) and not isinstance(value, bool) and cls._fits_number(s, float(value))
+            return (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and cls._fits_number(s, float(value))
+            )
         if kind == "string":
             return isinstance(value, str)
         if kind == "boolean":
@@ -243,8 +273,32 @@ class RankedDecoder:
         return True
 
     # -- values ----------------------------------------------------------------------------
+    def _viable(self, s: dict[str, Any], depth: int = 0) -> bool:
+        """Whether a value for ``s`` can be completed with the numbers at hand (no dead ends)."""
+        if depth > 32:
+            return True
+        s = self._resolve(s)
+        alts = s.get("oneOf") or s.get("anyOf")
+        if alts:
+            return any(self._viable(a, depth + 1) for a in alts)
+        kind = self._kind(s)
+        if kind == "choice":
+            return "const" in s or bool(s.get("enum"))
+        if kind in ("number", "integer"):
+            return any(self._fits_number(s, x) for x in s.get("x-candidates", self.numbers))
+        if kind == "object":
+            props = s.get("properties", {})
+            return all(self._viable(props[k], depth + 1) for k in s.get("required", []) if k in props)
+        if kind == "array":
+            return int(s.get("minItems", 0)) == 0 or self._viable(s.get("items", {}), depth + 1)
+        return True
+
     def _value(self, schemas: list[dict[str, Any]], lead: str, path: str) -> Any:
-        variants = self._flatten(schemas)
+        variants = [v for v in self._flatten(schemas) if self._viable(v)]
+        if not variants:
+            raise RankedDecodeError(
+                f"{path}: no alternative can be completed with the numbers in the context"
+            )
         kinds = {self._kind(v) for v in variants}
         if kinds <= {"choice"}:
             return self._choice(variants, lead, path)
@@ -257,7 +311,7 @@ class RankedDecoder:
                 raise RankedDecodeError(f"{path}: alternatives between arrays are not supported")
             return self._array(variants[0], lead, path)
         if kinds == {"boolean"}:
-            i = self._rank(path, [self.pending + lead + "true", self.pending + lead + "false"])
+            i = self._rank(path, [lead + "true", lead + "false"])
             self._emit(lead + ("true" if i == 0 else "false"))
             return i == 0
         if kinds == {"string"}:
@@ -270,21 +324,28 @@ class RankedDecoder:
             for x in [v["const"]] if "const" in v else v["enum"]:
                 if x not in values:
                     values.append(x)
-        options = [self.pending + lead + dumps(x) for x in values]
-        i = self._rank(path, options)
-        self._emit(lead + dumps(values[i]))
+        texts = [lead + dumps(x) for x in values]
+        i = self._rank(path, _open_ended(texts))
+        self._emit(texts[i])
         return values[i]
 
     def _number(self, variants: list[dict[str, Any]], lead: str, path: str) -> float:
         integer = all(v.get("type") == "integer" for v in variants)
-        candidates = [x for x in self.numbers if any(self._fits_number(v, x) for v in variants)]
+        pool: list[float] = []
+        for v in variants:  # a slot may name its own candidates (extension keyword x-candidates)
+            for x in v.get("x-candidates", self.numbers):
+                if x not in pool:
+                    pool.append(x)
+        candidates = [x for x in pool if any(self._fits_number(v, x) for v in variants)]
         if not candidates:
-            raise RankedDecodeError(f"{path}: no number in the context fits {self._describe_bounds(variants)}")
+            raise RankedDecodeError(
+                f"{path}: no number in the context fits {self._describe_bounds(variants)}"
+            )
         texts = [_fmt_number(x, integer) for x in candidates]
-        i = self._rank(path, [self.pending + lead + t for t in texts])
+        i = self._rank(path, [lead + t for t in texts])
         self._emit(lead + texts[i])
         x = candidates[i]
-        return int(round(x)) if integer else x
+        return round(x) if integer else x
 
     @staticmethod
     def _describe_bounds(variants: list[dict[str, Any]]) -> str:
@@ -310,7 +371,7 @@ class RankedDecoder:
                 break
             out += piece
             llm.n_tokens = self.base
-            llm.eval([token])
+            self._eval([token])
             self.base += 1
         value = out.replace("\\", "")
         self.text += json.dumps(value)[1:]  # the content and the closing quote
@@ -320,27 +381,40 @@ class RankedDecoder:
         return value
 
     def _array(self, s: dict[str, Any], lead: str, path: str) -> list[Any]:
+        """An array. ``uniqueItems`` keeps chosen scalar values out of later items; the extension
+        keyword ``x-must-include`` (values) keeps the array going until they are all in it."""
         items = s.get("items", {})
-        lo = int(s.get("minItems", 0))
+        must = list(s.get("x-must-include", []))
+        lo = max(int(s.get("minItems", 0)), 1 if must else 0)
         hi = s.get("maxItems")
+        unique = bool(s.get("uniqueItems"))
         out: list[Any] = []
         self._emit(lead + "[")
         if lo == 0:
-            close = self._rank(f"{path}[0]?", [self.pending + "]", self.pending + self._peek(items)])
+            close = self._rank(f"{path}[0]?", ["]", self._peek(items)])
             if close == 0:
                 self._emit("]")
                 return out
         while True:
-            out.append(self._value([items], lead="" if not out else ", ", path=f"{path}[{len(out)}]"))
+            item_schema = self._without(items, out) if unique else items
+            out.append(self._value([item_schema], lead="" if not out else ", ", path=f"{path}[{len(out)}]"))
             if hi is not None and len(out) >= int(hi):
                 break
-            if len(out) < lo:
+            if len(out) < lo or any(m not in out for m in must):
                 continue
-            more = self._rank(f"{path}[{len(out)}]?", [self.pending + "]", self.pending + ", " + self._peek(items)])
+            more = self._rank(f"{path}[{len(out)}]?", ["]", ", " + self._peek(items)])
             if more == 0:
                 break
         self._emit("]")
         return out
+
+    def _without(self, items: dict[str, Any], chosen: list[Any]) -> dict[str, Any]:
+        """``items`` minus the scalar values already chosen (for ``uniqueItems``)."""
+        flat = self._flatten([items])
+        if not all("enum" in v or "const" in v for v in flat):
+            return items
+        values = [x for v in flat for x in ([v["const"]] if "const" in v else v["enum"]) if x not in chosen]
+        return {"enum": values}
 
     def _peek(self, items: dict[str, Any]) -> str:
         """First characters an item starts with (to compare 'another item' with 'end')."""
@@ -364,12 +438,14 @@ class RankedDecoder:
             for v in remaining:
                 nxt = self._next_keys(v, out)
                 for k in nxt:
+                    if k is not _CLOSE and not self._viable(v["properties"][k]):
+                        continue  # an optional key that could not be given a value
                     if k not in options:
                         options.append(k)
             if not options:
                 raise RankedDecodeError(f"{path}: no way to continue this object")
             sep = "" if not out else ", "
-            texts = [self.pending + ("}" if k is _CLOSE else f"{sep}{dumps(k)}:") for k in options]
+            texts = [("}" if k is _CLOSE else f"{sep}{dumps(k)}:") for k in options]
             key = options[self._rank(f"{path}.?", texts)]
             remaining = [v for v in remaining if key in self._next_keys(v, out)]
             if key is _CLOSE:
@@ -380,7 +456,9 @@ class RankedDecoder:
             value = self._value(prop_schemas, lead=" ", path=f"{path}.{key}")
             out[key] = value
             if not isinstance(value, dict | list):
-                kept = [v for v in remaining if self.accepts(self._resolve_single(v["properties"][key]), value)]
+                kept = [
+                    v for v in remaining if self.accepts(self._resolve_single(v["properties"][key]), value)
+                ]
                 remaining = kept or remaining
 
     def _resolve_single(self, s: dict[str, Any]) -> dict[str, Any]:

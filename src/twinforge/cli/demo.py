@@ -114,6 +114,7 @@ STEPS: list[Callable[[Tour], None] | str] = [
     "twinforge.cli.data:data_step",
     "twinforge.cli.analytics:detect_step",
     "twinforge.cli.llm:llm_step",
+    "twinforge.cli.copilot:ask_step",
 ]
 
 

@@ -133,12 +133,13 @@ def demo(
 # Each capability keeps its commands in its own module with a `register(app)` function.
 # (add `from twinforge.cli import <area>` and `<area>.register(app)` below)
 from twinforge.cli import analytics as _analytics  # noqa: E402
+from twinforge.cli import copilot as _copilot  # noqa: E402
 from twinforge.cli import data as _data  # noqa: E402
 from twinforge.cli import llm as _llm_cli  # noqa: E402
 from twinforge.cli import optimize, optimize_flow  # noqa: E402
 from twinforge.cli import sim as _sim  # noqa: E402
 
-for _group in (_sim, optimize_flow, optimize, _data, _analytics, _llm_cli):
+for _group in (_sim, optimize_flow, optimize, _data, _analytics, _llm_cli, _copilot):
     _group.register(app)
 
 

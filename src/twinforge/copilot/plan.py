@@ -42,7 +42,9 @@ class OutageChange(_Change):
     target: str
     duration: float = Field(gt=0)
     unit: TimeUnit = "h"
-    start: float | None = Field(default=None, ge=0, description="When it goes down, from the start of the run")
+    start: float | None = Field(
+        default=None, ge=0, description="When it goes down, from the start of the run"
+    )
     start_unit: TimeUnit | None = None
 
 
@@ -108,8 +110,8 @@ class OnlyChange(_Change):
     """A node only ships to, or only buys from, the listed partners."""
 
     op: Literal["only"] = "only"
-    target: str
     direction: Literal["serve_only", "buy_only"]
+    target: str
     partners: list[str] = Field(min_length=1)
 
 
@@ -180,12 +182,13 @@ class ComparePlan(BaseModel):
 
 
 class WhyPlan(BaseModel):
-    """Why is X used / why is X the bottleneck: answered by a counterfactual on X."""
+    """Why is X used / why is X the bottleneck / why do we ship from S to T: answered by a
+    counterfactual on X (or on the lane S->T)."""
 
     model_config = ConfigDict(extra="forbid")
     kind: Literal["why"] = "why"
-    target: str
     source: str | None = Field(default=None, description="For a lane: why do we ship from source to target")
+    target: str
 
 
 class StatusPlan(BaseModel):
@@ -228,19 +231,39 @@ def compile_change(change: Change, twin_edges: dict[tuple[str, str], str]) -> li
     match change:
         case OutageChange():
             start = _seconds(change.start, change.start_unit) if change.start is not None else 0.0
-            return [Outage(target=change.target, duration=_seconds(change.duration, change.unit), start=start)]
+            return [
+                Outage(target=change.target, duration=_seconds(change.duration, change.unit), start=start)
+            ]
         case SetChange():
             return [
                 SetParameter(
-                    target=change.target, parameter=change.parameter, value=change.value, unit=change.unit, product=change.product
+                    target=change.target,
+                    parameter=change.parameter,
+                    value=change.value,
+                    unit=change.unit,
+                    product=change.product,
                 )
             ]
         case PercentChange():
             sign = 1 if change.direction == "increase" else -1
             factor = 1 + sign * change.percent / 100
-            return [ScaleParameter(target=change.target, parameter=change.parameter, factor=max(factor, 0.0), product=change.product)]
+            return [
+                ScaleParameter(
+                    target=change.target,
+                    parameter=change.parameter,
+                    factor=max(factor, 0.0),
+                    product=change.product,
+                )
+            ]
         case ScaleChange():
-            return [ScaleParameter(target=change.target, parameter=change.parameter, factor=change.factor, product=change.product)]
+            return [
+                ScaleParameter(
+                    target=change.target,
+                    parameter=change.parameter,
+                    factor=change.factor,
+                    product=change.product,
+                )
+            ]
         case DemandChange():
             sign = 1 if change.direction == "increase" else -1
             return [
@@ -256,14 +279,24 @@ def compile_change(change: Change, twin_edges: dict[tuple[str, str], str]) -> li
         case RemoveChange():
             return [RemoveNode(target=change.target)]
         case OnlyChange():
-            return [RestrictPartners(target=change.target, partners=change.partners, direction=change.direction)]
+            return [
+                RestrictPartners(target=change.target, partners=change.partners, direction=change.direction)
+            ]
         case ExclusiveChange():
             return [Exclusive(nodes=(change.first, change.second))]
         case ArrivalChange():
             return [SetArrivalRate(target=change.target, rate=change.rate, unit=change.unit)]
         case SetpointChange():
             at = _seconds(change.at, change.at_unit) if change.at is not None else 0.0
-            return [Setpoint(target=change.target, parameter=change.parameter, value=change.value, unit=change.unit, at=at)]
+            return [
+                Setpoint(
+                    target=change.target,
+                    parameter=change.parameter,
+                    value=change.value,
+                    unit=change.unit,
+                    at=at,
+                )
+            ]
     raise TypeError(f"unknown change {change!r}")  # pragma: no cover
 
 

@@ -75,6 +75,7 @@ class Grounding:
     entities: list[Mention] = field(default_factory=list)
     numbers: list[float] = field(default_factory=list)
     unknown_ids: list[str] = field(default_factory=list)  # id-like words that are not in the twin
+    products: list[str] = field(default_factory=list)  # the twin's products the question names
 
     @property
     def entity_ids(self) -> list[str]:
@@ -86,6 +87,12 @@ class Grounding:
 
     def mentions(self, entity: str) -> bool:
         return entity in self.entity_ids
+
+    written: list[float] = field(default_factory=list)  # numbers as written (digits and number words)
+
+    def written_number(self, value: float) -> float | None:
+        """``value`` when the question writes it (not only derived from a percentage)."""
+        return value if any(abs(value - w) <= 1e-9 * max(1.0, abs(w)) for w in self.written) else None
 
     def has_number(self, value: float, rel: float = 1e-6) -> bool:
         return any(abs(value - n) <= rel * max(1.0, abs(n)) for n in self.numbers)
@@ -131,7 +138,25 @@ def entity_aliases(twin: TwinSpec) -> dict[str, list[str]]:
     for names in aliases.values():
         for a in names:
             counts[a] = counts.get(a, 0) + 1
-    return {nid: sorted((a for a in names if counts[a] == 1), key=len, reverse=True) for nid, names in aliases.items()}
+    return {
+        nid: sorted((a for a in names if counts[a] == 1), key=len, reverse=True)
+        for nid, names in aliases.items()
+    }
+
+
+def written_numbers(question: str) -> list[float]:
+    """Numbers written in digits or words (no derived forms)."""
+    text = question.lower()
+    out = []
+    for m in _NUMBER.finditer(text):
+        raw = m.group(0)
+        raw = raw.replace(",", ".") if re.fullmatch(r"[-+]?\d+,\d{1,2}", raw) else raw.replace(",", "")
+        try:
+            out.append(float(raw))
+        except ValueError:
+            continue
+    out += [float(_WORD_NUMBERS[w]) for w in _TOKEN.findall(text) if w in _WORD_NUMBERS]
+    return out
 
 
 def extract_numbers(question: str) -> list[float]:
@@ -139,9 +164,13 @@ def extract_numbers(question: str) -> list[float]:
     text = question.lower()
     out: list[float] = []
     for m in _NUMBER.finditer(text):
-        raw = m.group(0).replace(",", ".") if re.fullmatch(r"[-+]?\d+,\d{1,2}", m.group(0)) else m.group(0).replace(",", "")
+        raw = (
+            m.group(0).replace(",", ".")
+            if re.fullmatch(r"[-+]?\d+,\d{1,2}", m.group(0))
+            else m.group(0).replace(",", "")
+        )
         try:
-            out.append(abs(float(raw)))
+            out.append(float(raw))
         except ValueError:
             continue
     words = _TOKEN.findall(text)
@@ -181,16 +210,22 @@ def ground(question: str, twin: TwinSpec) -> Grounding:
             g.entities.append(Mention(entity=nid, alias=alias, start=m.start()))
     g.entities.sort(key=lambda m: m.start)
     g.numbers = extract_numbers(question)
-    known = {_norm(n.id) for n in twin.nodes}
+    g.written = written_numbers(question)
+    for product in twin.products:
+        if re.search(rf"(?<= ){re.escape(_norm(product))}s?(?= )", text):
+            g.products.append(product)
+    known = {_norm(n.id) for n in twin.nodes} | {a for names in entity_aliases(twin).values() for a in names}
     for m in _ID_LIKE.finditer(question):
         token = m.group(1)
-        if _norm(token) not in known and not any(_norm(token) in a for a in entity_aliases(twin).get("", [])):
+        if _norm(token) not in known:
             g.unknown_ids.append(token)
     # numbers that are only part of an entity's name ("S2", "supplier 2") are not values
     for mention in g.entities:
         for d in re.findall(r"\d+(?:\.\d+)?", mention.alias):
             if float(d) in g.numbers and not _number_elsewhere(question, d, mention.alias):
                 g.numbers.remove(float(d))
+                if float(d) in g.written:
+                    g.written.remove(float(d))
     return g
 
 
@@ -199,3 +234,18 @@ def _number_elsewhere(question: str, digits: str, alias: str) -> bool:
     text = _norm(question)
     stripped = text.replace(alias, " ")
     return re.search(rf"(?<![\w.]){re.escape(digits)}(?![\w])", stripped) is not None
+
+
+def mask(question: str, twin: TwinSpec) -> str:
+    """The question with its entities, products and numbers replaced by placeholders of their
+    kind ("What if <supplier> goes out of business?"): what remains is how it is asked, which is
+    what few-shot retrieval should match on."""
+    g = ground(question, twin)
+    text = f" {_norm(question)} "
+    kinds = {n.id: n.kind for n in twin.nodes}
+    for m in sorted(g.entities, key=lambda m: len(m.alias), reverse=True):
+        text = re.sub(rf"(?<= ){re.escape(m.alias)}(?= )", f"<{kinds.get(m.entity, 'entity')}>", text)
+    for product in twin.products:
+        text = re.sub(rf"(?<= ){re.escape(_norm(product))}s?(?= )", "<product>", text)
+    text = re.sub(r"(?<= )\d+(?: \d+)?(?= )", "<n>", text)
+    return " ".join(text.split())

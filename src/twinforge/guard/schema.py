@@ -101,7 +101,9 @@ def _kind_targets(twin: TwinSpec) -> dict[str, list[str]]:
 def engine_of(twin: TwinSpec) -> str:
     """``"optimize"`` for supply networks (suppliers/plants/customers), else ``"simulate"``."""
     kinds = {n.kind for n in twin.nodes}
-    return "optimize" if kinds & {"supplier", "customer"} and not kinds & {"source", "station"} else "simulate"
+    return (
+        "optimize" if kinds & {"supplier", "customer"} and not kinds & {"source", "station"} else "simulate"
+    )
 
 
 def plan_json_schema(twin: TwinSpec, engine: str | None = None) -> dict[str, Any]:
@@ -120,35 +122,46 @@ def plan_json_schema(twin: TwinSpec, engine: str | None = None) -> dict[str, Any
             pdef = CATALOG[kind].params[name]
             for vv in _value_variants(pdef, currency):
                 props = {"op": {"const": "set"}, "target": _enum(ids), "parameter": {"const": name}, **vv}
-                req = ["op", "target", "parameter", "value"]
                 if pdef.per_product and product:
                     props["product"] = product
-                changes.append(_obj(props, req))
-            scale_props: dict[str, Any] = {"target": _enum(ids), "parameter": {"const": name}}
-            if pdef.per_product and product:
-                scale_props["product"] = product
-            pct_max = 100.0 if pdef.bounds[0] >= 0 else None
+                changes.append(_obj(props, ["op", "target", "parameter", "value"]))
+            per_product = {"product": product} if pdef.per_product and product else {}
+            head = {"target": _enum(ids), "parameter": {"const": name}}
             changes.append(
                 _obj(
                     {
                         "op": {"const": "change"},
-                        **scale_props,
+                        **head,
                         "direction": {"enum": ["increase", "decrease"]},
-                        "percent": {"type": "number", "exclusiveMinimum": 0, **({"maximum": 1000} if pct_max else {})},
+                        "percent": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+                        **per_product,
                     },
                     ["op", "target", "parameter", "direction", "percent"],
                 )
             )
             changes.append(
-                _obj({"op": {"const": "scale"}, **scale_props, "factor": {"type": "number", "exclusiveMinimum": 0}},
-                     ["op", "target", "parameter", "factor"])
+                _obj(
+                    {
+                        "op": {"const": "scale"},
+                        **head,
+                        "factor": {"type": "number", "exclusiveMinimum": 0},
+                        **per_product,
+                    },
+                    ["op", "target", "parameter", "factor"],
+                )
             )
             if pdef.setpoint and engine == "simulate":
                 for vv in _value_variants(pdef, currency):
                     changes.append(
                         _obj(
-                            {"op": {"const": "setpoint"}, "target": _enum(ids), "parameter": {"const": name}, **vv,
-                             "at": {"type": "number", "minimum": 0}, "at_unit": time_unit},
+                            {
+                                "op": {"const": "setpoint"},
+                                "target": _enum(ids),
+                                "parameter": {"const": name},
+                                **vv,
+                                "at": {"type": "number", "minimum": 0},
+                                "at_unit": time_unit,
+                            },
                             ["op", "target", "parameter", "value"],
                         )
                     )
@@ -163,28 +176,53 @@ def plan_json_schema(twin: TwinSpec, engine: str | None = None) -> dict[str, Any
             for name in [p for p, d in ekd.params.items() if p in used or d.default is not None]:
                 pdef = ekd.params[name]
                 for vv in _value_variants(pdef, currency):
-                    changes.append(_obj({"op": {"const": "set"}, "target": _enum(keys), "parameter": {"const": name}, **vv},
-                                        ["op", "target", "parameter", "value"]))
+                    changes.append(
+                        _obj(
+                            {
+                                "op": {"const": "set"},
+                                "target": _enum(keys),
+                                "parameter": {"const": name},
+                                **vv,
+                            },
+                            ["op", "target", "parameter", "value"],
+                        )
+                    )
                 changes.append(
-                    _obj({"op": {"const": "change"}, "target": _enum(keys), "parameter": {"const": name},
-                          "direction": {"enum": ["increase", "decrease"]}, "percent": {"type": "number", "exclusiveMinimum": 0}},
-                         ["op", "target", "parameter", "direction", "percent"])
+                    _obj(
+                        {
+                            "op": {"const": "change"},
+                            "target": _enum(keys),
+                            "parameter": {"const": name},
+                            "direction": {"enum": ["increase", "decrease"]},
+                            "percent": {"type": "number", "exclusiveMinimum": 0},
+                        },
+                        ["op", "target", "parameter", "direction", "percent"],
+                    )
                 )
 
     down = [n.id for n in twin.nodes if n.kind in OUTAGE_KINDS and n.kind != "sensor"]
     if down:
         changes.append(
             _obj(
-                {"op": {"const": "outage"}, "target": _enum(down), "duration": {"type": "number", "exclusiveMinimum": 0},
-                 "unit": time_unit, "start": {"type": "number", "minimum": 0}, "start_unit": time_unit},
+                {
+                    "op": {"const": "outage"},
+                    "target": _enum(down),
+                    "duration": {"type": "number", "exclusiveMinimum": 0},
+                    "unit": time_unit,
+                    "start": {"type": "number", "minimum": 0},
+                    "start_unit": time_unit,
+                },
                 ["op", "target", "duration", "unit"],
             )
         )
     all_nodes = [n.id for n in twin.nodes if n.kind != "sensor"]
     if engine == "optimize":
         customers = targets.get("customer", [])
-        demand_props: dict[str, Any] = {"op": {"const": "demand"}, "direction": {"enum": ["increase", "decrease"]},
-                                        "percent": {"type": "number", "exclusiveMinimum": 0}}
+        demand_props: dict[str, Any] = {
+            "op": {"const": "demand"},
+            "direction": {"enum": ["increase", "decrease"]},
+            "percent": {"type": "number", "exclusiveMinimum": 0},
+        }
         if product:
             demand_props["product"] = product
         if customers:
@@ -197,18 +235,44 @@ def plan_json_schema(twin: TwinSpec, engine: str | None = None) -> dict[str, Any
             forbid["product"] = product
         changes.append(_obj(forbid, ["op", "source", "target"]))
         changes.append(_obj({"op": {"const": "remove"}, "target": _enum(all_nodes)}, ["op", "target"]))
+        lanes = [e for e in twin.edges if e.kind == "material"]
+        for direction, targets_of, partners_of in (
+            ("serve_only", {e.source for e in lanes}, {e.target for e in lanes}),
+            ("buy_only", {e.target for e in lanes}, {e.source for e in lanes}),
+        ):
+            changes.append(
+                _obj(
+                    {
+                        "op": {"const": "only"},
+                        "direction": {"const": direction},
+                        "target": _enum(sorted(targets_of)),
+                        "partners": {
+                            "type": "array",
+                            "items": _enum(sorted(partners_of)),
+                            "minItems": 1,
+                            "maxItems": 4,
+                        },
+                    },
+                    ["op", "direction", "target", "partners"],
+                )
+            )
         changes.append(
-            _obj({"op": {"const": "only"}, "target": _enum(all_nodes), "direction": {"enum": ["serve_only", "buy_only"]},
-                  "partners": {"type": "array", "items": _enum(all_nodes), "minItems": 1, "maxItems": 4}},
-                 ["op", "target", "direction", "partners"])
+            _obj(
+                {"op": {"const": "exclusive"}, "first": _enum(all_nodes), "second": _enum(all_nodes)},
+                ["op", "first", "second"],
+            )
         )
-        changes.append(_obj({"op": {"const": "exclusive"}, "first": _enum(all_nodes), "second": _enum(all_nodes)},
-                            ["op", "first", "second"]))
     if engine == "simulate" and targets.get("source"):
         changes.append(
-            _obj({"op": {"const": "arrivals"}, "target": _enum(targets["source"]), "rate": {"type": "number", "exclusiveMinimum": 0},
-                  "unit": {"enum": ["1/min", "1/h", "1/day", "item/min", "item/h", "item/day"]}},
-                 ["op", "target", "rate", "unit"])
+            _obj(
+                {
+                    "op": {"const": "arrivals"},
+                    "target": _enum(targets["source"]),
+                    "rate": {"type": "number", "exclusiveMinimum": 0},
+                    "unit": {"enum": ["1/min", "1/h", "1/day", "item/min", "item/h", "item/day"]},
+                },
+                ["op", "target", "rate", "unit"],
+            )
         )
 
     change = {"oneOf": changes}
@@ -217,32 +281,198 @@ def plan_json_schema(twin: TwinSpec, engine: str | None = None) -> dict[str, Any
         if n.kind not in CATALOG:
             continue
     for kind, ids in targets.items():
-        quantities = askable_parameters(twin, kind) + [s for s in CATALOG[kind].states if s not in askable_parameters(twin, kind)]
-        props: dict[str, Any] = {"kind": {"const": "status"}, "target": _enum(ids), "quantity": _enum(quantities)}
+        quantities = askable_parameters(twin, kind) + [
+            s for s in CATALOG[kind].states if s not in askable_parameters(twin, kind)
+        ]
+        props: dict[str, Any] = {
+            "kind": {"const": "status"},
+            "target": _enum(ids),
+            "quantity": _enum(quantities),
+        }
         if product:
             props["product"] = product
         status_variants.append(_obj(props, ["kind", "target", "quantity"]))
 
-    why_props: dict[str, Any] = {"kind": {"const": "why"}, "target": _enum(all_nodes)}
+    why_variants = [_obj({"kind": {"const": "why"}, "target": _enum(all_nodes)}, ["kind", "target"])]
     if engine == "optimize":
-        why_props["source"] = _enum(all_nodes)
+        lanes = [e for e in twin.edges if e.kind == "material"]
+        why_variants.append(
+            _obj(
+                {
+                    "kind": {"const": "why"},
+                    "source": _enum(sorted({e.source for e in lanes})),
+                    "target": _enum(sorted({e.target for e in lanes})),
+                },
+                ["kind", "source", "target"],
+            )
+        )
     plans = [
-        _obj({"kind": {"const": "what_if"}, "changes": {"type": "array", "items": {"$ref": "#/$defs/change"}, "minItems": 1, "maxItems": 3}},
-             ["kind", "changes"]),
-        _obj({"kind": {"const": "compare"},
-              "first": {"type": "array", "items": {"$ref": "#/$defs/change"}, "minItems": 1, "maxItems": 2},
-              "second": {"type": "array", "items": {"$ref": "#/$defs/change"}, "minItems": 1, "maxItems": 2}},
-             ["kind", "first", "second"]),
-        _obj(why_props, ["kind", "target"]),
+        _obj(
+            {
+                "kind": {"const": "what_if"},
+                "changes": {
+                    "type": "array",
+                    "items": {"$ref": "#/$defs/change"},
+                    "minItems": 1,
+                    "maxItems": 3,
+                },
+            },
+            ["kind", "changes"],
+        ),
+        _obj(
+            {
+                "kind": {"const": "compare"},
+                "first": {"type": "array", "items": {"$ref": "#/$defs/change"}, "minItems": 1, "maxItems": 2},
+                "second": {
+                    "type": "array",
+                    "items": {"$ref": "#/$defs/change"},
+                    "minItems": 1,
+                    "maxItems": 2,
+                },
+            },
+            ["kind", "first", "second"],
+        ),
+        *why_variants,
         *status_variants,
         _obj({"kind": {"const": "decline"}, "reason": {"enum": list(DECLINE_REASONS)}}, ["kind", "reason"]),
     ]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"question plan for twin {twin.name}",
-        "type": "object",
-        "properties": {"plan": {"oneOf": plans}},
-        "required": ["plan"],
-        "additionalProperties": False,
+        "oneOf": plans,
         "$defs": {"change": change},
     }
+
+
+_TIME_UNIT_KEYS = ("unit", "start_unit", "at_unit")
+#: number slots that must hold a number as the question writes it (a factor may be derived:
+#: "20% more" is a factor of 1.2, "double" is 2)
+WRITTEN_SLOTS = ("value", "percent", "duration", "start", "at", "rate")
+_TIME_UNITS = {"s", "min", "h", "day"}
+
+
+def narrow_schema(
+    schema: dict[str, Any],
+    *,
+    drop_entities: set[str] | frozenset[str] = frozenset(),
+    keep_entities: set[str] | None = None,
+    entity_ids: set[str] | frozenset[str] = frozenset(),
+    time_units: set[str] | None = None,
+    drop_ops: set[str] | frozenset[str] = frozenset(),
+    directions: set[str] | None = None,
+    require_values: set[str] | frozenset[str] = frozenset(),
+    drop_kinds: set[str] | frozenset[str] = frozenset(),
+    drop_params: set[str] | frozenset[str] = frozenset(),
+    include_values: set[str] | frozenset[str] = frozenset(),
+    written_numbers: list[float] | None = None,
+) -> dict[str, Any]:
+    """A copy of a plan schema with entities, time units or operations taken out.
+
+    ``entity_ids`` are all the twin's node ids and edge keys (only values among them are treated
+    as entities); ``keep_entities`` keeps only those (when given). A union member that can no
+    longer be satisfied is removed; an optional property that can no longer be satisfied is
+    dropped from the object.
+    """
+
+    def allowed(value: Any) -> bool:
+        if not isinstance(value, str) or value not in entity_ids:
+            return True
+        if value in drop_entities:
+            return False
+        return keep_entities is None or value in keep_entities
+
+    dead_defs: set[str] = set()
+
+    def walk(node: Any, key: str | None = None) -> Any:
+        """The narrowed node, or None when nothing of it remains."""
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[len("#/$defs/") :] in dead_defs:
+            return None
+        if "const" in node and not allowed(node["const"]):
+            return None
+        if key == "op" and node.get("const") in drop_ops:
+            return None
+        if key == "kind" and node.get("const") in drop_kinds:
+            return None
+        if key in ("parameter", "quantity") and node.get("const") in drop_params:
+            return None
+        if written_numbers is not None and key in WRITTEN_SLOTS and node.get("type") in ("number", "integer"):
+            node = {**node, "x-candidates": list(written_numbers)}
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            if k == "enum":
+                values = [x for x in v if allowed(x)]
+                if key in _TIME_UNIT_KEYS and time_units is not None and set(values) <= _TIME_UNITS:
+                    values = [x for x in values if x in time_units] or values
+                if key in ("parameter", "quantity"):
+                    values = [x for x in values if x not in drop_params]
+                    if not values:
+                        return None
+                if key == "direction" and directions is not None:
+                    values = [x for x in values if x in directions] or values
+                if not values:
+                    return None
+                out[k] = values
+            elif k in ("oneOf", "anyOf"):
+                members = [m for m in (walk(x) for x in v) if m is not None]
+                if not members:
+                    return None
+                out[k] = members
+            elif k == "properties":
+                if require_values:
+                    extra = [
+                        name
+                        for name, sub in v.items()
+                        if name not in node.get("required", [])
+                        and set(sub.get("enum", [sub.get("const")])) & set(require_values)
+                    ]
+                    if extra:
+                        node = {**node, "required": [*node.get("required", []), *extra]}
+                        out["required"] = node["required"]
+                props = {}
+                for name, sub in v.items():
+                    narrowed = walk(sub, name)
+                    if narrowed is None:
+                        if name in node.get("required", []):
+                            return None
+                        continue
+                    props[name] = narrowed
+                out[k] = props
+            elif k == "$defs":
+                continue  # narrowed first, below
+            elif k == "items":
+                narrowed = walk(v)
+                if narrowed is None:
+                    return None
+                out[k] = narrowed
+                values = set(narrowed.get("enum", [narrowed["const"]] if "const" in narrowed else []))
+                wanted = sorted(values & set(include_values))
+                if wanted:
+                    out["x-must-include"] = wanted
+            elif k == "required" and "required" in out:
+                continue
+            else:
+                out[k] = v
+        return out
+
+    defs = {}
+    for name, sub in schema.get("$defs", {}).items():
+        narrowed_def = walk(sub)
+        if narrowed_def is None:
+            dead_defs.add(name)
+        else:
+            defs[name] = narrowed_def
+    narrowed = walk(schema)
+    if narrowed is None:
+        raise ValueError("nothing of the plan schema remains after narrowing")
+    if defs:
+        narrowed["$defs"] = defs
+    return narrowed
+
+
+def entity_ids(twin: TwinSpec) -> set[str]:
+    return {n.id for n in twin.nodes} | {e.key for e in twin.edges}

@@ -150,13 +150,17 @@ def load_model(
     threads: int | None = None,
     extra_buffer_types: bool = False,
     quiet: bool = True,
+    logits_all: bool = False,
 ) -> LoadedModel:
-    """Load (or fetch from the process cache) the GGUF model at ``path``."""
+    """Load (or fetch from the process cache) the GGUF model at ``path``.
+
+    ``logits_all`` keeps the logits of every evaluated token (needed to score continuations,
+    see :mod:`twinforge.ai.ranked`); it is a separate instance in the cache."""
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise ModelNotFoundError(f"GGUF model file not found: {path}")
     threads = threads or default_threads()
-    key = (str(path), context_length, threads, extra_buffer_types)
+    key = (str(path), context_length, threads, extra_buffer_types, logits_all)
     with _MODELS_LOCK:
         if key in _MODELS:
             return _MODELS[key]
@@ -174,6 +178,7 @@ def load_model(
                     n_threads_batch=threads,
                     seed=0,
                     verbose=not quiet,
+                    logits_all=logits_all,
                 )
         except (ValueError, RuntimeError) as exc:
             raise ModelNotFoundError(f"cannot load GGUF model {path}: {exc}") from None
@@ -541,3 +546,41 @@ class LocalLlamaProvider(LLMProvider):
                 raise SchemaError(f"JSON Schema not supported by llama.cpp's GBNF converter: {exc}") from None
 
         return self._cached_grammar(loaded, "gbnf", schema, build)
+
+
+def format_chat(llama: Any, messages: list[Message]) -> str:
+    """The prompt text of ``messages`` under the model's own chat template (generation prompt
+    appended)."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        raise ProviderError(
+            "the local model has no chat template; ranked decoding needs one", provider="local"
+        )
+    eos = llama.detokenize([llama.token_eos()]).decode("utf-8", errors="ignore")
+    bos = llama.detokenize([llama.token_bos()]).decode("utf-8", errors="ignore")
+    formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+    return formatter(messages=[m.as_dict() for m in messages]).prompt
+
+
+def ranked_decode(
+    provider: LocalLlamaProvider,
+    messages: list[Message],
+    schema: dict[str, Any],
+    numbers: Any = (),
+) -> Any:
+    """Decode ``schema`` after ``messages`` by ranking continuations (see :mod:`twinforge.ai.ranked`)."""
+    from twinforge.ai.ranked import RankedDecoder
+
+    loaded = load_model(
+        provider.model_path,
+        context_length=provider.context_length,
+        threads=provider.threads,
+        extra_buffer_types=provider.extra_buffer_types,
+        quiet=provider.quiet,
+        logits_all=True,
+    )
+    with loaded.lock:
+        prompt = format_chat(loaded.llama, messages)
+        return RankedDecoder(loaded.llama).decode(prompt, schema, numbers=numbers)

@@ -1,0 +1,138 @@
+"""``twinforge ask`` and ``twinforge suggest``: plain-language questions answered by the twin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.table import Table
+
+from twinforge.cli.main import cli_errors, console
+from twinforge.errors import TwinforgeError
+
+
+def _asker(twin_file: Path, examples: list[Path] | None, reps: int, horizon: str, state: Path | None):
+    from twinforge.copilot import TwinAsker
+    from twinforge.guard.schema import engine_of
+    from twinforge.spec import load_spec
+
+    twin = load_spec(twin_file)
+    live = None
+    if state is not None:
+        try:
+            live = yaml.safe_load(state.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise TwinforgeError(f"cannot read state file {state}: {exc}") from None
+    options = {"reps": reps, "horizon": horizon} if engine_of(twin) == "simulate" else {}
+    return TwinAsker(twin, example_files=examples, state=live, engine_options=options)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @cli_errors
+    def ask(
+        twin_file: Annotated[Path, typer.Argument(metavar="TWIN", help="Twin spec file")],
+        question: Annotated[str, typer.Argument(help="The question, in plain language")],
+        examples: Annotated[
+            list[Path] | None, typer.Option("--examples", help="Extra few-shot example file(s)")
+        ] = None,
+        narrative: Annotated[
+            bool, typer.Option(help="Add an LLM narrative (kept only if its numbers check out)")
+        ] = False,
+        reps: Annotated[int, typer.Option(help="Replications (simulated twins)")] = 10,
+        horizon: Annotated[str, typer.Option(help="Simulated time per replication")] = "1 day",
+        state: Annotated[
+            Path | None, typer.Option(help="YAML {node: {state: value}} for status questions")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    ) -> None:
+        """Ask the twin a what-if, why, compare or status question.
+
+        Exit code 0 when answered, 1 when declined or not mappable (no number is given), 2 on errors.
+        """
+        asker = _asker(twin_file, examples, reps, horizon, state)
+        result = asker.ask(question, narrative=narrative)
+        if as_json:
+            data = {
+                "question": result.question,
+                "status": result.status,
+                "kind": result.kind,
+                "plan": result.plan,
+                "interventions": result.interventions,
+                "answer": result.answer,
+                "value": result.value,
+                "values": result.values,
+                "narrative": result.narrative,
+                "attempts": [a.__dict__ for a in result.attempts],
+                "mapping_s": round(result.mapping_s, 3),
+                "run_s": round(result.run_s, 3),
+            }
+            typer.echo(json.dumps(data, indent=2, default=str))
+        else:
+            style = {"answered": "green", "declined": "yellow", "unmapped": "yellow"}[result.status]
+            console.print(f"[bold {style}]{result.status}[/bold {style}]", highlight=False)
+            console.print(result.render(), highlight=False)
+            if result.narrative:
+                console.print(f"\n[italic]{result.narrative}[/italic]", highlight=False)
+            console.print(
+                f"[dim]mapped in {result.mapping_s:.2f} s ({len(result.attempts)} model call(s)), "
+                f"twin ran in {result.run_s:.2f} s; plan: {json.dumps(result.plan)}[/dim]",
+                highlight=False,
+            )
+        if result.status != "answered":
+            raise typer.Exit(1)
+
+    @app.command()
+    @cli_errors
+    def suggest(
+        twin_file: Annotated[Path, typer.Argument(metavar="TWIN", help="Twin spec file")],
+        n: Annotated[int, typer.Option("--n", help="How many proposals")] = 5,
+        reps: Annotated[int, typer.Option(help="Replications (simulated twins)")] = 10,
+        horizon: Annotated[str, typer.Option(help="Simulated time per replication")] = "1 day",
+    ) -> None:
+        """Let the model propose scenarios worth testing; each is validated and run, ranked by impact."""
+        from twinforge.copilot.answer import fmt, fmt_signed
+        from twinforge.copilot.suggest import suggest as propose
+
+        asker = _asker(twin_file, None, reps, horizon, None)
+        proposals = propose(asker, n=n)
+        table = Table(
+            "#", "proposal", asker.engine.kpi, "change", title=f"scenarios worth testing on {asker.twin.name}"
+        )
+        for i, s in enumerate(proposals, 1):
+            o = s.outcome
+            if o.feasible:
+                change = f"{fmt_signed(o.delta)} ({fmt_signed(o.delta_pct or 0)}%)"
+                value = f"{fmt(o.baseline)} → {fmt(o.scenario)} {o.unit}"
+            else:
+                change, value = "infeasible", "no plan"
+            table.add_row(str(i), "; ".join(s.interventions), value, change)
+        console.print(table)
+
+
+def ask_step(tour) -> None:  # type: ignore[no-untyped-def]
+    """Demo: three questions to two twins, answered by the twin, one of them declined."""
+    from twinforge.copilot import TwinAsker
+
+    tour.step(
+        "ask the twin",
+        "Plain-language questions, mapped by the local model (SmolLM2-135M) onto a schema generated "
+        "from the twin, checked by the twin, and answered with numbers the twin computed.",
+    )
+    chain = TwinAsker(tour.twins["supply_chain"])
+    line = TwinAsker(tour.twins["bottling_line"], engine_options={"reps": 5, "horizon": "1 day"})
+    for asker, question in (
+        (chain, "What if supplier S3 goes out of business?"),
+        (line, "What if the filler is down for 4 hours?"),
+        (chain, "How many employees work at plant P7?"),
+    ):
+        result = asker.ask(question)
+        tour.say(f"  [bold]Q:[/bold] {question}")
+        for line_text in result.render().splitlines():
+            tour.say(f"     {line_text}")
+        tour.say(
+            f"     [dim]({result.status}; mapped in {result.mapping_s:.1f} s, {len(result.attempts)} model call(s))[/dim]"
+        )
