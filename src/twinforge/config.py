@@ -57,7 +57,7 @@ class LLMSettings(_Section):
     cache: bool = True
     # -- local (llama.cpp) only --
     context_length: int = Field(4096, ge=256)
-    #: CPU threads for llama.cpp; None = half the cores (at least one).
+    #: CPU threads for llama.cpp; None = all cores.
     threads: int | None = Field(None, ge=1)
     #: constrained decoding engine for structured output: llguidance (default) or llama.cpp's GBNF.
     grammar_backend: Literal["llguidance", "gbnf"] = "llguidance"

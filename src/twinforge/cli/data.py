@@ -278,21 +278,25 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--mapping", "-m", help="Column mapping YAML for --replay")
         ] = None,
         topics: TopicsOpt = None,
-        duration: Annotated[float, typer.Option(help="Built-in generator: seconds of telemetry")] = 60.0,
+        duration: Annotated[float, typer.Option(help="Seconds of telemetry (simulated or steady)")] = 60.0,
         speed: Annotated[
             float | None,
             typer.Option(help="1 = real time (default); 10 = 10x, times then run ahead of the clock"),
         ] = 1.0,
         batch: Annotated[int, typer.Option(help="Samples per MQTT message")] = 1,
-        seed: Annotated[int, typer.Option(help="Seed of the built-in generator")] = 0,
+        seed: Annotated[int, typer.Option(help="Seed of the simulation")] = 0,
+        steady: Annotated[
+            bool, typer.Option(help="Publish a steady plant (initial states + noise) instead of simulating")
+        ] = False,
     ) -> None:
-        """Publish the twin's telemetry to MQTT: a replayed file, or the built-in placeholder generator."""
+        """Publish the twin's telemetry to MQTT: its simulation (default), a steady plant, or a replayed file."""
         from twinforge.data import (
             FileMapping,
             InitialStateTelemetry,
             MqttMapping,
             PlantEmulator,
             ReplaySource,
+            SimulatedTelemetry,
             parse_broker,
         )
         from twinforge.data.errors import MappingError
@@ -306,8 +310,10 @@ def register(app: typer.Typer) -> None:
             source: Any = ReplaySource.from_file(
                 spec, replay, FileMapping.from_yaml(mapping), start_at=time.time()
             )
-        else:
+        elif steady:
             source = InitialStateTelemetry(spec, duration, seed=seed)
+        else:
+            source = SimulatedTelemetry(spec, duration, seed=seed)
         tmap = MqttMapping.from_yaml(topics) if topics else None
         with PlantEmulator(spec, host, port, mapping=tmap, samples_per_message=batch) as em:
             _console().print(f"publishing {spec.name!r} telemetry to {host}:{port} …", highlight=False)
@@ -484,10 +490,10 @@ def data_step(tour: Tour) -> None:
         DuckDBStore,
         EmbeddedBroker,
         FileMapping,
-        InitialStateTelemetry,
         MqttIngestor,
         PlantEmulator,
         ReplaySource,
+        SimulatedTelemetry,
         sync_state,
     )
     from twinforge.datasets import reference_data
@@ -510,8 +516,8 @@ def data_step(tour: Tour) -> None:
         source: Any = ReplaySource(spec, frame, mapping, end_at=now)
         what = f"SKAB replay ({len(frame)} s of anomaly-free.csv, shifted to end now)"
     except TwinforgeError:
-        source = InitialStateTelemetry(spec, 120, start=now - 120)
-        what = "built-in placeholder generator (120 s)"
+        source = SimulatedTelemetry(spec, 120, start=now - 120)
+        what = "the twin's simulated telemetry (120 s)"
     with EmbeddedBroker() as broker, DuckDBStore(":memory:") as store:
         with MqttIngestor(spec, store, broker.host, broker.port, persistent=False) as ing:
             with PlantEmulator(spec, broker.host, broker.port, samples_per_message=20) as em:

@@ -211,6 +211,10 @@ def register(app: typer.Typer) -> None:
         ] = "dispatch",
         gantt_width: Annotated[int, typer.Option(help="Width of the text Gantt chart")] = 64,
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the schedule as JSON")] = None,
+        replay: Annotated[
+            int, typer.Option(help="Replay the schedule N times in the simulator (breakdowns, noise)")
+        ] = 0,
+        noise: Annotated[float, typer.Option(help="Replay: coefficient of variation of process times")] = 0.1,
     ) -> None:
         """Schedule orders on the twin's stations with CP-SAT: makespan or tardiness, proven bound and gap."""
         from twinforge.optimize.orders import load_jobs
@@ -239,6 +243,25 @@ def register(app: typer.Typer) -> None:
         if out:
             out.write_text(json.dumps(result.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
             console.print(f"wrote {out}")
+        if replay:
+            from twinforge.optimize.scheduling import replay_in_simulator
+
+            rep = replay_in_simulator(spec, result, reps=replay, duration_cv=noise)
+            summary = rep.summary()
+            table = Table(
+                "planned makespan (h)",
+                "mean (h)",
+                "p90 (h)",
+                "on time",
+                title=f"replayed {replay} times in the simulator",
+            )
+            table.add_row(
+                f"{summary['planned_makespan_h']:.2f}",
+                f"{summary['makespan_mean_h']:.2f}",
+                f"{summary['makespan_p90_h']:.2f}",
+                f"{100 * summary['on_time_share']:.0f}%",
+            )
+            console.print(table)
 
     @app.command()
     @cli_errors

@@ -5,8 +5,8 @@ See ``docs/data.md``. The pieces:
 - :class:`DuckDBStore` (behind the :class:`TimeSeriesStore` protocol), :func:`open_store`;
 - :func:`ingest_file` with a :class:`FileMapping` (CSV/Parquet → signals, unit conversion);
 - :class:`MqttIngestor` with a :class:`MqttMapping` (topic templates, JSON payloads, QoS 1);
-- :class:`PlantEmulator` publishing any :class:`TelemetrySource` (:class:`ReplaySource`,
-  :class:`InitialStateTelemetry`);
+- :class:`PlantEmulator` publishing any :class:`TelemetrySource` (:class:`SimulatedTelemetry`,
+  :class:`ReplaySource`, :class:`InitialStateTelemetry`);
 - :func:`sync_state` → :class:`TwinState`;
 - :class:`EmbeddedBroker` (amqtt, in process) and :class:`MosquittoBroker` (managed process).
 """
@@ -17,6 +17,7 @@ from twinforge.data.emulator import (
     PlantEmulator,
     PublishReport,
     ReplaySource,
+    SimulatedTelemetry,
     TelemetrySample,
     TelemetrySource,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "SignalIndex",
     "SignalInfo",
     "SignalStatus",
+    "SimulatedTelemetry",
     "StateReading",
     "StoreError",
     "TelemetrySample",

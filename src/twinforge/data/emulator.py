@@ -1,14 +1,15 @@
 """A plant emulator: publishes a twin's sensor telemetry to MQTT, as a real gateway would.
 
 The emulator takes any :class:`TelemetrySource` — an iterable of :class:`TelemetrySample`
-``(node, signal, timestamp, value)`` in time order. Two sources ship today:
+``(node, signal, timestamp, value)`` in time order. Three sources ship:
 
+- :class:`SimulatedTelemetry`: the twin's own simulation (``twinforge.sim``) — sensors sample the
+  simulated states with their noise, period and measuring range; the default;
 - :class:`ReplaySource` replays a recorded file or DataFrame through a :class:`FileMapping`
   (e.g. SKAB's CSV files onto ``examples/pump_station.yaml``), optionally shifted to "now";
-- :class:`InitialStateTelemetry` is the **placeholder** until ``twinforge.sim`` exists: every
-  signal reads the initial value of the state it observes plus Gaussian noise of the signal's
-  ``noise_std``, at the signal's sampling period. The simulator's telemetry will implement the
-  same protocol and replace it, without changes to the emulator or the ingest path.
+- :class:`InitialStateTelemetry`: every signal reads the initial value of the state it observes
+  plus Gaussian noise of the signal's ``noise_std`` — a steady plant, for twins the simulator
+  cannot run and for tests that need exact, simple values.
 """
 
 from __future__ import annotations
@@ -114,9 +115,40 @@ class ReplaySource:
                     yield TelemetrySample(node, signal, t, float(values[i]))
 
 
+class SimulatedTelemetry:
+    """The twin's simulated sensor telemetry (:func:`twinforge.sim.iter_telemetry`), with the
+    simulated clock mapped onto wall-clock time from ``start`` (default: now). ``duration_s`` None
+    streams for ever. ``scenario`` / ``state`` are passed to the simulator (e.g. an outage, or a
+    starting state synced from live data)."""
+
+    def __init__(
+        self,
+        spec: TwinSpec,
+        duration_s: float | None,
+        *,
+        start: float | None = None,
+        seed: int = 0,
+        scenario: object = None,
+        state: object = None,
+    ) -> None:
+        self.spec = spec
+        self.duration_s = duration_s
+        self.start = time.time() if start is None else start
+        self.seed = seed
+        self.scenario = scenario
+        self.state = state
+
+    def __iter__(self) -> Iterator[TelemetrySample]:
+        from twinforge.sim import iter_telemetry
+
+        for s in iter_telemetry(
+            self.spec, horizon=self.duration_s, seed=self.seed, scenario=self.scenario, state=self.state
+        ):
+            yield TelemetrySample(s.node, s.signal, self.start + float(s.t), float(s.value))
+
+
 class InitialStateTelemetry:
-    """Placeholder telemetry until ``twinforge.sim`` exists: each signal of the twin reads the
-    initial value of the state it observes (spec ``state.initial``, else the catalogue's, else 0),
+    """A steady plant: each signal of the twin reads the initial value of the state it observes (spec ``state.initial``, else the catalogue's, else 0),
     converted to the signal's unit, plus ``N(0, noise_std)``, clipped to the signal's measuring
     range, once per sampling period.
 

@@ -93,6 +93,11 @@ class TwinState:
             out.setdefault(r.node, {})[r.state] = r.value
         return out
 
+    def to_mapping(self) -> dict[str, dict[str, float]]:
+        """``{node: {state: value}}`` of every reading (fresh or stale) — the form the simulator's
+        starting state and early warning accept (see ``twinforge.sim.starting_state``)."""
+        return self.values(include_stale=True)
+
     def counts(self) -> dict[str, int]:
         out = {"fresh": 0, "stale": 0, "missing": 0}
         for r in self:

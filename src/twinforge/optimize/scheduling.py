@@ -1000,3 +1000,44 @@ def _permutation_hint(
     return replay(plan, jobs, policy="asap", objective=objective).model_copy(
         update={"solver": f"{hint.solver} (permutation)"}
     )
+
+
+def replay_in_simulator(
+    twin: Any,
+    schedule: Schedule,
+    *,
+    reps: int = 100,
+    duration_cv: float = 0.1,
+    failures: bool = True,
+    seed: int = 0,
+) -> Any:
+    """Execute an optimised schedule in the simulator (:func:`twinforge.sim.replay_schedule`)
+    ``reps`` times, with log-normal process-time noise and the twin's own breakdowns, to see how
+    the plan holds up. Times are converted from the schedule's ``time_unit`` (minutes when unset)."""
+    from twinforge.sim import ScheduledOperation, replay_schedule
+    from twinforge.spec import units
+
+    planned = planned_operations(schedule)
+    by_job: dict[str, list[PlannedOperation]] = {}
+    for p in planned:
+        by_job.setdefault(p.job, []).append(p)
+    for job, ops in by_job.items():
+        ops.sort(key=lambda p: p.planned_start)
+        for a, b in itertools.pairwise(ops):
+            if b.planned_start - b.setup < a.planned_start + a.duration - 1e-9:
+                raise ScheduleError(
+                    f"job {job!r} is on {a.station} and {b.station} at the same time (items move one at a time, "
+                    "lot streaming); the simulator replays whole-order transfers only: plan with "
+                    "'transfer_batch: null' to replay it"
+                )
+    scale = units.conversion_factor(schedule.time_unit or "min", "s")
+    ops = [
+        ScheduledOperation(
+            station=p.station,
+            job=p.job,
+            start=(p.planned_start - p.setup) * scale,
+            duration=(p.duration + p.setup) * scale,
+        )
+        for p in planned
+    ]
+    return replay_schedule(twin, ops, reps=reps, seed=seed, duration_cv=duration_cv, failures=failures)

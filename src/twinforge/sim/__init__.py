@@ -46,6 +46,7 @@ from twinforge.sim.warning import (
     default_events,
     early_warning,
     parse_event,
+    starting_state,
     state_mapping,
 )
 
@@ -85,6 +86,7 @@ __all__ = [
     "run_replication",
     "run_replications",
     "simulate",
+    "starting_state",
     "state_mapping",
     "summarise",
     "t_interval",

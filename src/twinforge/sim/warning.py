@@ -346,6 +346,33 @@ def default_events(twin: Any) -> list[Any]:
     return events
 
 
+def starting_state(twin: Any, state: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Split an observed state into what the simulator starts from and what it computes itself.
+
+    Live data observes more than a simulation can be started from: a pump's flow, current or
+    vibration follow from its speed, valves and tank, so they are outputs, not inputs. Returns
+    ``(settable, ignored)``: the mapping restricted to each component's settable states, and the
+    ``node.state`` names left out. Unknown nodes are still refused by the simulator."""
+    from twinforge.sim.components.flow import Buffer, Conveyor, Sink, Source
+    from twinforge.sim.components.hydraulics import Pump, Tank, Valve
+    from twinforge.sim.components.station import Station
+
+    settable_by_kind = {
+        c.kind: set(c.SETTABLE) for c in (Source, Buffer, Conveyor, Sink, Station, Tank, Valve, Pump)
+    }
+    kinds = {n.id: n.kind for n in twin.nodes}
+    kept: dict[str, dict[str, Any]] = {}
+    ignored: list[str] = []
+    for node, values in state_mapping(state).items():
+        allowed = settable_by_kind.get(kinds.get(node, ""))
+        for name, value in values.items():
+            if allowed is None or name in allowed:
+                kept.setdefault(node, {})[name] = value
+            else:
+                ignored.append(f"{node}.{name}")
+    return kept, ignored
+
+
 def state_mapping(state: Any) -> dict[str, dict[str, Any]]:
     """Accept ``{node: {state: value}}`` or an object that offers one (``to_mapping()``,
     ``as_mapping()``, ``to_dict()`` or a ``values`` mapping) — e.g. a live-data ``TwinState``."""

@@ -62,7 +62,10 @@ def default_model_path() -> Path:
 
 
 def default_threads() -> int:
-    return max(1, (os.cpu_count() or 2) // 2)
+    """All cores: on an idle 2-core machine two threads read a prompt about twice as fast as one
+    (measured: 210 vs 110 tokens/s for SmolLM2-135M). Threads wait passively (OMP_WAIT_POLICY, set
+    in :func:`load_model` unless the user chose) so a busy machine is not made busier by spinning."""
+    return max(1, os.cpu_count() or 1)
 
 
 # -- process-wide model cache ------------------------------------------------------------------
@@ -164,6 +167,7 @@ def load_model(
     with _MODELS_LOCK:
         if key in _MODELS:
             return _MODELS[key]
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before llama.cpp starts its OpenMP threads
         import llama_cpp
 
         if quiet:
