@@ -459,7 +459,7 @@ def question_narrowing(g: Grounding, twin: TwinSpec) -> Narrowing:
     from twinforge.spec.catalog import CATALOG, EDGE_CATALOG
 
     n = Narrowing()
-    kinds = plausible_kinds(g.question)
+    kinds = plausible_kinds(g.question, has_numbers=bool(g.written))
     if kinds is not None:
         n.drop_kinds = {"what_if", "compare", "why", "status", "decline"} - kinds
     n.drop_ops = {op for op, words in OP_WORDS.items() if not says(g.question, words)}

@@ -249,14 +249,17 @@ _STATUS = re.compile(
 )
 
 
-def plausible_kinds(question: str) -> set[str] | None:
-    """Kinds of plan the form of the question allows, or None when the form says nothing."""
+def plausible_kinds(question: str, has_numbers: bool = False) -> set[str] | None:
+    """Kinds of plan the form of the question allows, or None when the form says nothing.
+    ``has_numbers``: the question writes a value (not counting digits inside entity ids)."""
     if _COMPARE.search(question):
         return {"compare", "decline"}
     if _WHY.search(question):
         return {"why", "decline"}
     if _WHAT_IF.search(question):
         return {"what_if", "compare", "decline"}
-    if _STATUS.search(question):
+    if _STATUS.search(question) and not has_numbers:
+        # "what is / how much ..." without a number asks about the twin as it is; with a number
+        # ("what does a 12 hour outage cost?") it is a hypothetical
         return {"status", "decline"}
     return None
