@@ -266,11 +266,11 @@ def test_removed_supplier_is_reported_as_a_structural_change():
     with pytest.raises(InfeasibleFlowError) as info:
         solve(TWO_SUPPLIERS, RemoveNode(target="S2"))
     why = info.value.explanation
-    assert why.structural == ["remove S2"]
+    assert why.structural == ["S2 removed (unavailable)"]
     assert why.shortfalls[0].short + (
         why.shortfalls[1].short if len(why.shortfalls) > 1 else 0
     ) == pytest.approx(100)
-    assert "the scenario also changed the network: remove S2" in why.render()
+    assert "the scenario also changed the network: S2 removed (unavailable)" in why.render()
 
 
 def test_compare_flow_carries_the_baseline_when_the_scenario_is_infeasible():

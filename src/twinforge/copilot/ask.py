@@ -302,7 +302,7 @@ class TwinAsker:
                 kind="what_if",
                 plan=plan_dict,
                 interventions=described,
-                answer=outcome_text(o, "What if " + "; ".join(described)),
+                answer=outcome_text(o, "With " + "; ".join(described)),
                 value=o.delta,
                 values={"delta": o.delta, "baseline": o.baseline, "scenario": o.scenario},
                 outcomes=[o],

@@ -96,7 +96,8 @@ class Outage(_Intervention):
     duration: Seconds
 
     def describe(self) -> str:
-        return f"{self.target} down for {_fmt_s(self.duration)} from t={_fmt_s(self.start)}"
+        when = "from the start" if self.start == 0 else f"from t={_fmt_s(self.start)}"
+        return f"{self.target} down for {_fmt_s(self.duration)} {when}"
 
 
 class RemoveNode(_Intervention):
@@ -106,7 +107,7 @@ class RemoveNode(_Intervention):
     target: str
 
     def describe(self) -> str:
-        return f"remove {self.target}"
+        return f"{self.target} removed (unavailable)"
 
 
 class AddEdge(_Intervention):
