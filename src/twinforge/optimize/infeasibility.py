@@ -402,7 +402,8 @@ def explain_infeasibility(model: FlowModel) -> InfeasibilityExplanation:
     structural = [
         text
         for text in model.interventions
-        if text.startswith(("remove ", "add ")) and text not in implicated
+        if (text.startswith(("remove ", "add ")) or text.endswith(" removed (unavailable)"))
+        and text not in implicated
     ]
     return InfeasibilityExplanation(
         twin=model.twin.name,
