@@ -9,7 +9,7 @@ from twinforge.optimize.scheduling import ScheduleError, replay_in_simulator, so
 
 
 def test_replay_without_noise_reproduces_the_plan_and_noise_delays_it(bottling_line, examples):
-    jobs = load_jobs(examples / "bottling_orders.yaml", bottling_line)
+    jobs = load_jobs(examples / "orders" / "bottling_line.yaml", bottling_line)
     plan = solve_schedule(jobs.jobs, objective="makespan", time_limit=10, time_unit=jobs.time_unit)
     exact = replay_in_simulator(bottling_line, plan, reps=3, duration_cv=0.0, failures=False).summary()
     assert exact["planned_makespan_h"] == pytest.approx(plan.makespan / 60, rel=1e-6)
