@@ -624,6 +624,20 @@ class _Builder:
         self.m.columns.append(col)
         return len(self.m.columns) - 1
 
+    def switch_column(self, kind: str, entity: str, fixed: float) -> int:
+        """A yes/no decision that carries a fixed cost: a plant open, a lane used."""
+        return self.add_column(
+            Column(
+                name=f"{kind}[{entity}]",
+                kind=kind,
+                entity=entity,
+                product=None,
+                upper=1.0,
+                integer=True,
+                costs={"fixed": fixed},
+            )
+        )
+
     def add_row(self, row: Row) -> int:
         self.m.rows.append(row)
         return len(self.m.rows) - 1
@@ -838,17 +852,7 @@ class _Builder:
             )
             switch = None
             if fixed > 0 and m.options.fixed_costs and self.inflow(nid):
-                switch = self.add_column(
-                    Column(
-                        name=f"open[{nid}]",
-                        kind="open",
-                        entity=nid,
-                        product=None,
-                        upper=1.0,
-                        integer=True,
-                        costs={"fixed": fixed},
-                    )
-                )
+                switch = self.switch_column("open", nid, fixed)
                 m.open_cols[nid] = switch
             limited = self.capacity_rows(nid, "capacity", products, outage_share.get(nid), switch)
             if switch is not None and not limited:
@@ -916,17 +920,7 @@ class _Builder:
             fixed = self.value(twin, key, "fixed_cost", f"{self.cur}/day") or 0.0
             switch = None
             if fixed > 0 and m.options.fixed_costs:
-                switch = self.add_column(
-                    Column(
-                        name=f"use[{key}]",
-                        kind="use",
-                        entity=key,
-                        product=None,
-                        upper=1.0,
-                        integer=True,
-                        costs={"fixed": fixed},
-                    )
-                )
+                switch = self.switch_column("use", key, fixed)
                 m.use_cols[key] = switch
             elif fixed > 0:
                 m.notes.append(f"fixed cost of lane {key} ({fixed:g} {self.cur}/day) ignored (pure LP)")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from twinforge.scenario import AppliedScenario, Outage, Scenario, Setpoint, apply_scenario
+from twinforge.scenario import INTERVENTION_OPS, AppliedScenario, Outage, Scenario, Setpoint, apply_scenario
 from twinforge.scenario.models import ForbidFlow, RestrictPartners
 from twinforge.sim.errors import SimulationError
 from twinforge.spec import units
@@ -25,19 +25,8 @@ from twinforge.spec.distributions import Constant, Distribution
 from twinforge.spec.models import Node, TwinSpec
 from twinforge.spec.validate import signal_target
 
-#: Scenario operations the simulator honours.
-SIM_OPS = {
-    "set_parameter",
-    "scale_parameter",
-    "outage",
-    "remove_node",
-    "add_edge",
-    "remove_edge",
-    "set_arrival_rate",
-    "setpoint",
-    "forbid_flow",
-    "restrict_partners",
-}
+#: Scenario operations the simulator honours (all but the optimisation-only ones).
+SIM_OPS = set(INTERVENTION_OPS) - {"exclusive", "scale_demand"}
 
 ITEM_KINDS = {"source", "station", "buffer", "conveyor", "sink"}
 LIQUID_KINDS = {"tank", "pump", "valve"}
