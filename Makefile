@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format lock bench clean
+.PHONY: demo test lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -31,7 +31,7 @@ from twinforge.copilot.plan import ComparePlan, DeclinePlan, StatusPlan, WhatIfP
 from twinforge.copilot.why import counterfactual
 from twinforge.guard.check import CheckedPlan, check_plan, mentioned_edges, question_narrowing
 from twinforge.guard.grounding import Grounding, ground
-from twinforge.guard.schema import engine_of, entity_ids, narrow_schema, plan_json_schema
+from twinforge.guard.schema import engine_of, entity_ids, plan_json_schema
 from twinforge.spec.models import TwinSpec
 
 Status = Literal["answered", "declined", "unmapped"]
@@ -168,20 +168,7 @@ class TwinAsker:
         for number in range(1, self.max_repairs + 2):
             started = time.perf_counter()
             try:
-                schema = narrow_schema(
-                    self.schema,
-                    keep_entities=keep,
-                    drop_entities=narrowing.drop_entities,
-                    entity_ids=self.entities,
-                    time_units=narrowing.time_units,
-                    drop_ops=narrowing.drop_ops,
-                    directions=narrowing.directions,
-                    require_values=narrowing.require_values,
-                    drop_kinds=narrowing.drop_kinds,
-                    drop_params=narrowing.drop_params,
-                    include_values=narrowing.include_values,
-                    written_numbers=[x for x in g.written if x not in narrowing.drop_numbers],
-                )
+                schema = narrowing.apply(self.schema, self.entities, keep, g.written)
             except ValueError:
                 attempts.append(
                     MappingAttempt(number, None, ["no plan fits what the question mentions"], 0.0)

@@ -41,6 +41,7 @@ from twinforge.copilot.plan import (
     compile_changes,
 )
 from twinforge.guard.grounding import Grounding
+from twinforge.guard.schema import Narrowing
 from twinforge.scenario import Scenario, ScenarioError, apply_scenario
 from twinforge.spec import units
 from twinforge.spec.models import TwinSpec
@@ -66,38 +67,6 @@ _TIME_WORDS = {
     "day": "day",
     "days": "day",
 }
-
-
-@dataclass
-class Narrowing:
-    """How to shrink the decoding schema after a problem."""
-
-    drop_entities: set[str] = field(default_factory=set)
-    drop_numbers: set[float] = field(default_factory=set)
-    time_units: set[str] | None = None  # allowed time units for durations / times
-    drop_ops: set[str] = field(default_factory=set)
-    directions: set[str] | None = None  # allowed directions of percentage changes
-    require_values: set[str] = field(default_factory=set)  # optional slots that must take these values
-    drop_params: set[str] = field(default_factory=set)  # parameters / quantities ruled out
-    drop_kinds: set[str] = field(default_factory=set)  # plan kinds ruled out
-    include_values: set[str] = field(default_factory=set)  # lists that must contain these values
-
-    def merge(self, other: Narrowing) -> None:
-        if other.directions is not None:
-            self.directions = (
-                other.directions if self.directions is None else self.directions & other.directions
-            )
-        self.drop_entities |= other.drop_entities
-        self.require_values |= other.require_values
-        self.drop_params |= other.drop_params
-        self.drop_kinds |= other.drop_kinds
-        self.include_values |= other.include_values
-        self.drop_numbers |= other.drop_numbers
-        self.drop_ops |= other.drop_ops
-        if other.time_units is not None:
-            self.time_units = (
-                other.time_units if self.time_units is None else self.time_units & other.time_units
-            )
 
 
 @dataclass

@@ -11,6 +11,7 @@ node's current value) is checked by the twin afterwards.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from twinforge.copilot.plan import DECLINE_REASONS
@@ -342,6 +343,65 @@ def plan_json_schema(twin: TwinSpec, engine: str | None = None) -> dict[str, Any
         "oneOf": plans,
         "$defs": {"change": change},
     }
+
+
+@dataclass
+class Narrowing:
+    """How to shrink the decoding schema after a problem."""
+
+    drop_entities: set[str] = field(default_factory=set)
+    drop_numbers: set[float] = field(default_factory=set)
+    time_units: set[str] | None = None  # allowed time units for durations / times
+    drop_ops: set[str] = field(default_factory=set)
+    directions: set[str] | None = None  # allowed directions of percentage changes
+    require_values: set[str] = field(default_factory=set)  # optional slots that must take these values
+    drop_params: set[str] = field(default_factory=set)  # parameters / quantities ruled out
+    drop_kinds: set[str] = field(default_factory=set)  # plan kinds ruled out
+    include_values: set[str] = field(default_factory=set)  # lists that must contain these values
+
+    def merge(self, other: Narrowing) -> None:
+        """Add what ``other`` rules out (or requires) to this narrowing."""
+        if other.directions is not None:
+            self.directions = (
+                other.directions if self.directions is None else self.directions & other.directions
+            )
+        self.drop_entities |= other.drop_entities
+        self.require_values |= other.require_values
+        self.drop_params |= other.drop_params
+        self.drop_kinds |= other.drop_kinds
+        self.include_values |= other.include_values
+        self.drop_numbers |= other.drop_numbers
+        self.drop_ops |= other.drop_ops
+        if other.time_units is not None:
+            self.time_units = (
+                other.time_units if self.time_units is None else self.time_units & other.time_units
+            )
+
+    def apply(
+        self,
+        schema: dict[str, Any],
+        entity_ids: set[str],
+        keep_entities: set[str] | None = None,
+        written_numbers: list[float] | None = None,
+    ) -> dict[str, Any]:
+        """``schema`` narrowed by everything this narrowing says (see :func:`narrow_schema`)."""
+        written = (
+            None if written_numbers is None else [x for x in written_numbers if x not in self.drop_numbers]
+        )
+        return narrow_schema(
+            schema,
+            keep_entities=keep_entities,
+            drop_entities=self.drop_entities,
+            entity_ids=entity_ids,
+            time_units=self.time_units,
+            drop_ops=self.drop_ops,
+            directions=self.directions,
+            require_values=self.require_values,
+            drop_kinds=self.drop_kinds,
+            drop_params=self.drop_params,
+            include_values=self.include_values,
+            written_numbers=written,
+        )
 
 
 _TIME_UNIT_KEYS = ("unit", "start_unit", "at_unit")
