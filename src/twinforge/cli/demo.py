@@ -132,5 +132,7 @@ def run_demo(console: Console, folder: Path | None = None) -> None:
         _resolve(step)(tour)
     console.print()
     console.print(
-        "[bold]Next:[/bold] twinforge validate examples/*.yaml · twinforge show examples/bottling_line.yaml"
+        '[bold]Next:[/bold] twinforge ask examples/supply_chain.yaml "Why do we use supplier S1?" · '
+        "twinforge simulate examples/bottling_line.yaml --reps 20 · twinforge --help",
+        highlight=False,
     )
