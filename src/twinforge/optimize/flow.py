@@ -638,6 +638,24 @@ class _Builder:
             )
         )
 
+    def link_row(self, kind: str, entity: str, flows: dict[int, float], switch: int, label: str) -> int:
+        """Big-M row: the ``flows`` of ``entity`` are zero unless the yes/no ``switch`` is 1."""
+        big_m = self.m.big_m
+        return self.add_row(
+            Row(
+                name=f"{kind}[{entity}]",
+                kind=kind,
+                entity=entity,
+                product=None,
+                label=label,
+                lower=-INF,
+                upper=0.0,
+                terms={**flows, switch: -big_m},
+                switch=switch,
+                bound=big_m,
+            )
+        )
+
     def add_row(self, row: Row) -> int:
         self.m.rows.append(row)
         return len(self.m.rows) - 1
@@ -856,20 +874,8 @@ class _Builder:
                 m.open_cols[nid] = switch
             limited = self.capacity_rows(nid, "capacity", products, outage_share.get(nid), switch)
             if switch is not None and not limited:
-                terms = {**self.inflow(nid), switch: -m.big_m}
-                self.add_row(
-                    Row(
-                        name=f"open_link[{nid}]",
-                        kind="open_link",
-                        entity=nid,
-                        product=None,
-                        label=f"{nid} carries flow only when open",
-                        lower=-INF,
-                        upper=0.0,
-                        terms=terms,
-                        switch=switch,
-                        bound=m.big_m,
-                    )
+                self.link_row(
+                    "open_link", nid, self.inflow(nid), switch, f"{nid} carries flow only when open"
                 )
             if fixed > 0 and not m.options.fixed_costs:
                 m.notes.append(f"fixed cost of {nid} ({fixed:g} {self.cur}/day) ignored (pure LP)")
@@ -956,19 +962,12 @@ class _Builder:
                     row.bound = cap
                 self.add_row(row)
             if switch is not None and not limited:
-                self.add_row(
-                    Row(
-                        name=f"use_link[{key}]",
-                        kind="use_link",
-                        entity=key,
-                        product=None,
-                        label=f"lane {key} carries flow only when used",
-                        lower=-INF,
-                        upper=0.0,
-                        terms={**dict.fromkeys(cols.values(), 1.0), switch: -m.big_m},
-                        switch=switch,
-                        bound=m.big_m,
-                    )
+                self.link_row(
+                    "use_link",
+                    key,
+                    dict.fromkeys(cols.values(), 1.0),
+                    switch,
+                    f"lane {key} carries flow only when used",
                 )
             if self.per_product(e, "min_flow"):
                 mgroups = [(p, {j: 1.0}) for p, j in cols.items()]
@@ -1088,21 +1087,8 @@ class _Builder:
             Column(name=f"active[{nid}]", kind="active", entity=nid, product=None, upper=1.0, integer=True)
         )
         m.active_cols[nid] = j
-        terms = self.throughput(nid)
-        terms[j] = -m.big_m
-        self.active_rows[nid] = self.add_row(
-            Row(
-                name=f"active_link[{nid}]",
-                kind="active_link",
-                entity=nid,
-                product=None,
-                label=f"{nid} carries flow only when chosen (exclusivity)",
-                lower=-INF,
-                upper=0.0,
-                terms=terms,
-                switch=j,
-                bound=m.big_m,
-            )
+        self.active_rows[nid] = self.link_row(
+            "active_link", nid, self.throughput(nid), j, f"{nid} carries flow only when chosen (exclusivity)"
         )
         return j
 
