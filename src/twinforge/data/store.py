@@ -425,14 +425,7 @@ class DuckDBStore:
                 "reason": pa.array([r.reason for r in records], pa.string()),
             }
         )
-        con.register("_tf_quarantine", table)
-        try:
-            con.execute(
-                "INSERT INTO telemetry.quarantine (received, twin, source, location, payload, reason) "
-                "SELECT * FROM _tf_quarantine"
-            ).fetchall()
-        finally:
-            con.unregister("_tf_quarantine")
+        _insert_arrow(con, "quarantine", table)
 
     def write_events(self, twin: str, events: pd.DataFrame | Sequence[dict[str, Any]]) -> int:
         """Store events: ``node``, ``kind``, ``timestamp``, ``payload`` (any JSON value), ``text``."""
@@ -454,13 +447,7 @@ class DuckDBStore:
             }
         )
         with self._transaction() as con:
-            con.register("_tf_events", table)
-            try:
-                con.execute(
-                    "INSERT INTO telemetry.events (twin, node, kind, ts, payload, text) SELECT * FROM _tf_events"
-                ).fetchall()
-            finally:
-                con.unregister("_tf_events")
+            _insert_arrow(con, "events", table)
         return n
 
     def write_text_records(self, twin: str, records: pd.DataFrame | Sequence[dict[str, Any]]) -> int:
@@ -483,13 +470,7 @@ class DuckDBStore:
             }
         )
         with self._transaction() as con:
-            con.register("_tf_text", table)
-            try:
-                con.execute(
-                    "INSERT INTO telemetry.text_records (twin, node, ts, author, text, metadata) SELECT * FROM _tf_text"
-                ).fetchall()
-            finally:
-                con.unregister("_tf_text")
+            _insert_arrow(con, "text_records", table)
         return n
 
     # -- reading -------------------------------------------------------------------------
@@ -795,6 +776,17 @@ class DuckDBStore:
             con.execute("DROP TABLE _tf_parts").fetchall()
             con.execute("DROP TABLE _tf_agg").fetchall()
         return DownsampleReport(int(before), int(after), int(after))
+
+
+def _insert_arrow(con: Any, table_name: str, table: pa.Table) -> None:
+    """Bulk-insert an Arrow table into ``telemetry.<table_name>`` (its columns, by name)."""
+    view = f"_tf_{table_name}"
+    con.register(view, table)
+    try:
+        columns = ", ".join(table.column_names)
+        con.execute(f"INSERT INTO telemetry.{table_name} ({columns}) SELECT {columns} FROM {view}").fetchall()
+    finally:
+        con.unregister(view)
 
 
 def _column(frame: pd.DataFrame, name: str, n: int) -> list[Any]:
