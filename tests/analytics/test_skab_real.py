@@ -38,7 +38,7 @@ def test_skab_runs_are_detected_with_alerts_on_the_flow_meter(valve1, pump_stati
         # the configuration the SKAB benchmark's leave-one-file-out selection chooses for most files
         run = runs[i]
         train, rest = run.signals.iloc[:400][flow], run.signals.iloc[400:][flow]
-        det = LevelShiftDetector(10, scale, direction="down", threshold=FixedThreshold(1.5)).fit(train)
+        det = LevelShiftDetector(10, scale, direction="down", threshold=FixedThreshold(2.25)).fit(train)
         monitor = AnomalyMonitor(det, pump_station, Hysteresis(5, 20, 0.75))
         monitor.prime(train)
         update = monitor.update(rest)
