@@ -197,6 +197,23 @@ def test_check_direction_and_status_sense(supply_chain):
     assert any("asks for an increase" in p for p in msgs)
     msgs = problems(
         supply_chain,
+        "What if plant P1 loses 20% of its capacity?",
+        {
+            "kind": "what_if",
+            "changes": [
+                {
+                    "op": "change",
+                    "target": "P1",
+                    "parameter": "capacity",
+                    "direction": "increase",
+                    "percent": 20,
+                }
+            ],
+        },
+    )
+    assert any("asks for a decrease" in p for p in msgs)
+    msgs = problems(
+        supply_chain,
         "How many employees work at plant P1?",
         {"kind": "status", "target": "P1", "quantity": "capacity"},
     )

@@ -314,10 +314,10 @@ def convert_quantity(value: float, unit: str | None, to: str) -> float:
 
 
 _UP = re.compile(
-    r"\b(increase[sd]?|rise[sn]?|rising|rose|grow[sn]?|grew|growing|up|more|higher|raise[sd]?|boost(ed)?|expand(ed|s)?|jump[sed]*|climb[sed]*|extra|additional|double[sd]?|triple[sd]?)\b"
+    r"\b(increase[sd]?|rise[sn]?|rising|rose|grow[sn]?|grew|growing|up|more|higher|raise[sd]?|boost(ed)?|expand(ed|s)?|jump[sed]*|climb[sed]*|extra|additional|double[sd]?|triple[sd]?|gain(s|ed)?|faster|bigger|larger|surge[sd]?)\b"
 )
 _DOWN = re.compile(
-    r"\b(decrease[sd]?|drop[sp]?(ed)?|fall[sn]?|fell|falling|shrink[s]?|shrank|down|less|lower(ed)?|reduce[sd]?|cut[s]?|decline[sd]?|slump[sed]*|halve[sd]?|fewer|smaller|weaker)\b"
+    r"\b(decrease[sd]?|drop[sp]?(ed)?|fall[sn]?|fell|falling|shrink[s]?|shrank|down|less|lower(ed)?|reduce[sd]?|cut[s]?|decline[sd]?|slump[sed]*|halve[sd]?|fewer|smaller|weaker|los(e|es|ing|t)|slow(s|er|ed)?|degrade[sd]?|shortfall)\b"
 )
 
 
