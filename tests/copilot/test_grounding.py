@@ -15,6 +15,17 @@ def test_entities_by_id_name_and_derived_alias(supply_chain):
     assert "hamburg" in entity_aliases(supply_chain)["S1"]
 
 
+def test_plural_of_a_name_refers_to_the_node(bottling_line, supply_chain):
+    g = ground("Suppose we run 2 cappers in parallel.", bottling_line)
+    assert g.entity_ids == ["capper"] and g.numbers == [2.0]
+    assert (
+        mask("Suppose we run 2 cappers in parallel.", bottling_line)
+        == "suppose we run <n> <station> in parallel"
+    )
+    # names ending in a digit take no plural suffix
+    assert ground("What if S1 and S2 close?", supply_chain).entity_ids == ["S1", "S2"]
+
+
 def test_numbers_words_and_percentages(bottling_line):
     g = ground("What if the filler is down for 4 hours?", bottling_line)
     assert g.entity_ids == ["filler"] and g.numbers == [4.0] and g.written == [4.0]

@@ -195,6 +195,13 @@ def extract_numbers(question: str) -> list[float]:
 _ID_LIKE = re.compile(r"\b([A-Z]{1,3}[_\-]?\d{1,3}[A-Za-z]?)\b")
 
 
+def _alias_pattern(alias: str) -> str:
+    """Regex for an alias as a whole phrase of the normalised question; a name ending in a word
+    also matches its plural ("run 2 cappers in parallel", "both pumps")."""
+    plural = "(?:s|es)?" if re.search(r"[a-z]{3}$", alias) else ""
+    return rf"(?<= ){re.escape(alias)}{plural}(?= )"
+
+
 def ground(question: str, twin: TwinSpec) -> Grounding:
     """Find the twin's entities and the numbers a question mentions."""
     g = Grounding(question=question)
@@ -202,7 +209,7 @@ def ground(question: str, twin: TwinSpec) -> Grounding:
     taken: list[tuple[int, int]] = []
     candidates = [(alias, nid) for nid, names in entity_aliases(twin).items() for alias in names]
     for alias, nid in sorted(candidates, key=lambda c: len(c[0]), reverse=True):
-        for m in re.finditer(rf"(?<= ){re.escape(alias)}(?= )", text):
+        for m in re.finditer(_alias_pattern(alias), text):
             span = (m.start(), m.end())
             if any(s < span[1] and span[0] < e for s, e in taken):
                 continue
@@ -244,7 +251,7 @@ def mask(question: str, twin: TwinSpec) -> str:
     text = f" {_norm(question)} "
     kinds = {n.id: n.kind for n in twin.nodes}
     for m in sorted(g.entities, key=lambda m: len(m.alias), reverse=True):
-        text = re.sub(rf"(?<= ){re.escape(m.alias)}(?= )", f"<{kinds.get(m.entity, 'entity')}>", text)
+        text = re.sub(_alias_pattern(m.alias), f"<{kinds.get(m.entity, 'entity')}>", text)
     for product in twin.products:
         text = re.sub(rf"(?<= ){re.escape(_norm(product))}s?(?= )", "<product>", text)
     text = re.sub(r"(?<= )\d+(?: \d+)?(?= )", "<n>", text)
