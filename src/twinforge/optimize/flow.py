@@ -726,6 +726,28 @@ class _Builder:
             if self.m.edges[key].source == nid and (product is None or p == product)
         }
 
+    def net_inflow(self, nid: str, product: str) -> dict[int, float]:
+        """Coefficients of (flow in - flow out) of one product at a node."""
+        terms = self.inflow(nid, product)
+        for j in self.outflow(nid, product):
+            terms[j] = terms.get(j, 0.0) - 1.0
+        return terms
+
+    def add_balance_row(self, nid: str, product: str, terms: dict[int, float]) -> None:
+        """Flow conservation of one product at a node: ``terms`` sum to zero."""
+        self.add_row(
+            Row(
+                name=self.pname("balance", nid, self.m.product_label(product)),
+                kind="balance",
+                entity=nid,
+                product=product,
+                label=f"flow conservation at {nid}" + self.of(product),
+                lower=0.0,
+                upper=0.0,
+                terms=terms,
+            )
+        )
+
     def purchases(self, nid: str, product: str | None = None) -> dict[int, float]:
         return {
             j: 1.0
@@ -821,21 +843,7 @@ class _Builder:
                 continue
             products = [p for p in m.products if (nid, p) in m.supply_cols]
             for p in products:
-                terms = {m.supply_cols[(nid, p)]: 1.0, **self.inflow(nid, p)}
-                for j in self.outflow(nid, p):
-                    terms[j] = terms.get(j, 0.0) - 1.0
-                self.add_row(
-                    Row(
-                        name=self.pname("balance", nid, m.product_label(p)),
-                        kind="balance",
-                        entity=nid,
-                        product=p,
-                        label=f"flow conservation at {nid}" + self.of(p),
-                        lower=0.0,
-                        upper=0.0,
-                        terms=terms,
-                    )
-                )
+                self.add_balance_row(nid, p, {m.supply_cols[(nid, p)]: 1.0, **self.net_inflow(nid, p)})
             self.capacity_rows(nid, "supply_capacity", products, outage_share.get(nid), None)
 
     def of(self, p: str | None) -> str:
@@ -849,22 +857,9 @@ class _Builder:
                 continue
             products = [p for p in m.products if p in self.handled[nid]]
             for p in products:
-                terms = self.inflow(nid, p)
-                for j in self.outflow(nid, p):
-                    terms[j] = terms.get(j, 0.0) - 1.0
+                terms = self.net_inflow(nid, p)
                 if terms:
-                    self.add_row(
-                        Row(
-                            name=self.pname("balance", nid, m.product_label(p)),
-                            kind="balance",
-                            entity=nid,
-                            product=p,
-                            label=f"flow conservation at {nid}" + self.of(p),
-                            lower=0.0,
-                            upper=0.0,
-                            terms=terms,
-                        )
-                    )
+                    self.add_balance_row(nid, p, terms)
             fixed = (
                 (self.value(twin, nid, "fixed_cost", f"{self.cur}/day") or 0.0) if kind == "plant" else 0.0
             )
@@ -886,9 +881,7 @@ class _Builder:
             if kind != "customer":
                 continue
             for p in m.products:
-                terms = self.inflow(nid, p)
-                for j in self.outflow(nid, p):
-                    terms[j] = terms.get(j, 0.0) - 1.0
+                terms = self.net_inflow(nid, p)
                 if (nid, p) in m.unmet_cols:
                     terms[m.unmet_cols[(nid, p)]] = 1.0
                 d = m.demand[(nid, p)]
