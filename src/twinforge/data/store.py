@@ -430,11 +430,9 @@ class DuckDBStore:
     def write_events(self, twin: str, events: pd.DataFrame | Sequence[dict[str, Any]]) -> int:
         """Store events: ``node``, ``kind``, ``timestamp``, ``payload`` (any JSON value), ``text``."""
         self._check_writable()
-        frame = pd.DataFrame(events) if not isinstance(events, pd.DataFrame) else events
+        frame = _record_frame(events, "events", ("kind", "timestamp"))
         if frame.empty:
             return 0
-        if "kind" not in frame.columns or "timestamp" not in frame.columns:
-            raise DataError("events need at least 'kind' and 'timestamp'")
         n = len(frame)
         table = pa.table(
             {
@@ -453,11 +451,9 @@ class DuckDBStore:
     def write_text_records(self, twin: str, records: pd.DataFrame | Sequence[dict[str, Any]]) -> int:
         """Store text records (maintenance logs): ``node``, ``timestamp``, ``author``, ``text``, ``metadata``."""
         self._check_writable()
-        frame = pd.DataFrame(records) if not isinstance(records, pd.DataFrame) else records
+        frame = _record_frame(records, "text records", ("text", "timestamp"))
         if frame.empty:
             return 0
-        if "text" not in frame.columns or "timestamp" not in frame.columns:
-            raise DataError("text records need at least 'text' and 'timestamp'")
         n = len(frame)
         table = pa.table(
             {
@@ -787,6 +783,16 @@ def _insert_arrow(con: Any, table_name: str, table: pa.Table) -> None:
         con.execute(f"INSERT INTO telemetry.{table_name} ({columns}) SELECT {columns} FROM {view}").fetchall()
     finally:
         con.unregister(view)
+
+
+def _record_frame(
+    records: pd.DataFrame | Sequence[dict[str, Any]], what: str, required: tuple[str, ...]
+) -> pd.DataFrame:
+    """Records as a frame; unless it is empty, it must have the ``required`` columns."""
+    frame = records if isinstance(records, pd.DataFrame) else pd.DataFrame(records)
+    if not frame.empty and any(c not in frame.columns for c in required):
+        raise DataError(f"{what} need at least {' and '.join(repr(c) for c in required)}")
+    return frame
 
 
 def _column(frame: pd.DataFrame, name: str, n: int) -> list[Any]:
