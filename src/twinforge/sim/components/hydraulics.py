@@ -193,7 +193,40 @@ class Tank(Component):
         self.model.hydraulics.solve()
 
 
-class Valve(Component):
+class _Repairable(Component):
+    """Failure and outage bookkeeping shared by valves and pumps. A subclass sets ``_failed``,
+    ``_outages``, ``_ttr`` (repair-time sampler or None) and ``_clock``, and its ``_update``
+    applies the resulting up/down state to the hydraulics."""
+
+    _failed: bool
+    _outages: int
+    _clock: OperatingClock | None
+
+    def _update(self) -> None:
+        raise NotImplementedError
+
+    def _draw_ttr(self) -> float:
+        return next(self._ttr) if self._ttr is not None else 0.0
+
+    def _repair_in(self, duration: float) -> None:
+        self.kernel.after(duration, self._repair)
+
+    def _repair(self, _: object = None) -> None:
+        self._failed = False
+        if self._clock is not None:
+            self._clock.renew()
+        self._update()
+
+    def go_down(self, reason: str) -> None:
+        self._outages += 1
+        self._update()
+
+    def go_up(self, reason: str) -> None:
+        self._outages = max(self._outages - 1, 0)
+        self._update()
+
+
+class Valve(_Repairable):
     kind = "valve"
     STATES = ("opening", "flow", "status")
     SETTABLE = ("opening", "status", "repair_remaining")
@@ -227,9 +260,6 @@ class Valve(Component):
         elif self._clock is not None:
             self._clock.start()
 
-    def _draw_ttr(self) -> float:
-        return next(self._ttr) if self._ttr is not None else 0.0
-
     def _fail(self) -> None:
         self.failures += 1
         self.fire_failure()
@@ -237,15 +267,6 @@ class Valve(Component):
         self.down = True
         self.model.hydraulics.solve()
         self._repair_in(self._draw_ttr())
-
-    def _repair_in(self, duration: float) -> None:
-        self.kernel.after(duration, self._repair)
-
-    def _repair(self, _: object = None) -> None:
-        self._failed = False
-        if self._clock is not None:
-            self._clock.renew()
-        self._update()
 
     def _update(self) -> None:
         self.down = self._failed or self._outages > 0
@@ -255,14 +276,6 @@ class Valve(Component):
             else:
                 self._clock.start()
         self.model.hydraulics.solve()
-
-    def go_down(self, reason: str) -> None:
-        self._outages += 1
-        self._update()
-
-    def go_up(self, reason: str) -> None:
-        self._outages = max(self._outages - 1, 0)
-        self._update()
 
     def set_parameter(self, name: str, value: float) -> None:
         if name != "opening":
@@ -299,7 +312,7 @@ class Valve(Component):
         return [("failures", float(self.failures), "")]
 
 
-class Pump(Component):
+class Pump(_Repairable):
     kind = "pump"
     STATES = (
         "status",
@@ -475,9 +488,6 @@ class Pump(Component):
         if self._failed:
             self._repair_in(self._init_repair if self._init_repair is not None else self._draw_ttr())
 
-    def _draw_ttr(self) -> float:
-        return next(self._ttr) if self._ttr is not None else 0.0
-
     def _fail(self) -> None:
         self.failures += 1
         self.fire_failure()
@@ -485,27 +495,10 @@ class Pump(Component):
         self._update()
         self._repair_in(self._draw_ttr())
 
-    def _repair_in(self, duration: float) -> None:
-        self.kernel.after(duration, self._repair)
-
-    def _repair(self, _: object = None) -> None:
-        self._failed = False
-        if self._clock is not None:
-            self._clock.renew()
-        self._update()
-
     def _update(self) -> None:
         self._acc()
         self.down = self._failed or self._outages > 0
         self.model.hydraulics.solve()
-
-    def go_down(self, reason: str) -> None:
-        self._outages += 1
-        self._update()
-
-    def go_up(self, reason: str) -> None:
-        self._outages = max(self._outages - 1, 0)
-        self._update()
 
     def set_parameter(self, name: str, value: float) -> None:
         if name != "speed":
