@@ -106,6 +106,14 @@ class MaterialNode(Component):
         self._route_u = None
         self.dependents: list[Component] = []  # components whose state derives from ours
 
+    def whole_count(self, what: str, value: float, capacity: int) -> int:
+        """An initial count of items (buffer level, conveyor occupancy), checked against capacity."""
+        if value < 0 or value > capacity or value != int(value):
+            raise SimulationError(
+                f"{self.kind} {self.id!r}: {what} must be a whole number in 0..{capacity}, found {value:g}"
+            )
+        return int(value)
+
     # -- wiring ----------------------------------------------------------------------------------
     def wire(self, nodes: dict[str, MaterialNode]) -> None:
         self.succ = [(nodes[e.target], e.products, e.weight) for e in self.plan.successors]

@@ -367,11 +367,7 @@ class Buffer(MaterialNode):
     def set_state(self, name: str, value: float) -> None:
         if name != "level":
             super().set_state(name, value)
-        if value < 0 or value > self.capacity or value != int(value):
-            raise SimulationError(
-                f"buffer {self.id!r}: level must be a whole number in 0..{self.capacity}, found {value:g}"
-            )
-        self._init_level = int(value)
+        self._init_level = self.whole_count("level", value, self.capacity)
 
     def begin(self) -> None:
         product = self.model.initial_product
@@ -550,11 +546,7 @@ class Conveyor(MaterialNode):
     def set_state(self, name: str, value: float) -> None:
         if name != "occupancy":
             super().set_state(name, value)
-        if value < 0 or value > self.capacity or value != int(value):
-            raise SimulationError(
-                f"conveyor {self.id!r}: occupancy must be a whole number in 0..{self.capacity}"
-            )
-        self._init_occupancy = int(value)
+        self._init_occupancy = self.whole_count("occupancy", value, self.capacity)
 
     def begin(self) -> None:
         # items already on the belt are spread evenly along it
