@@ -201,6 +201,8 @@ class _Repairable(Component):
     _failed: bool
     _outages: int
     _clock: OperatingClock | None
+    _init_repair: float | None
+    down: bool
 
     def _update(self) -> None:
         raise NotImplementedError
@@ -216,6 +218,17 @@ class _Repairable(Component):
         if self._clock is not None:
             self._clock.renew()
         self._update()
+
+    def set_state(self, name: str, value: float) -> None:
+        if name == "status":
+            self._failed = value == 0.0
+            self.down = self._failed
+        elif name == "repair_remaining":
+            self._failed = True
+            self.down = True
+            self._init_repair = value
+        else:
+            super().set_state(name, value)
 
     def go_down(self, reason: str) -> None:
         self._outages += 1
@@ -298,13 +311,6 @@ class Valve(_Repairable):
             if not 0 <= value <= 1:
                 raise SimulationError(f"valve {self.id!r}: opening must be in 0..1")
             self.opening = value
-        elif name == "status":
-            self._failed = value == 0.0
-            self.down = self._failed
-        elif name == "repair_remaining":
-            self._failed = True
-            self.down = True
-            self._init_repair = value
         else:
             super().set_state(name, value)
 
@@ -509,14 +515,7 @@ class Pump(_Repairable):
         self.model.hydraulics.solve()
 
     def set_state(self, name: str, value: float) -> None:
-        if name == "status":
-            self._failed = value == 0.0
-            self.down = self._failed
-        elif name == "repair_remaining":
-            self._failed = True
-            self.down = True
-            self._init_repair = value
-        elif name == "temperature":
+        if name == "temperature":
             self.thermal.set(self.kernel.now, value)
         elif name == "age":
             self._age = value
