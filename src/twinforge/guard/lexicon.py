@@ -522,8 +522,9 @@ class Lexicon:
         for node in self.twin.nodes:
             for w in self._words(node.description or ""):
                 counts[w].add(node.id)
+        cues = {stem(w) for ws in _op_words().values() for w in ws}
         for w, ids in counts.items():
-            if len(ids) <= 2 and w not in self.kind_words and len(w) >= 3:
+            if len(ids) <= 2 and w not in self.kind_words and len(w) >= 3 and w not in cues:
                 for nid in ids:
                     self.nodes[nid].description.add(w)
                     self.by_description[w].add(nid)
@@ -679,6 +680,12 @@ class Lexicon:
 
     def nodes_of_kind(self, kinds: set[str]) -> set[str]:
         return {n.id for n in self.twin.nodes if n.kind in kinds}
+
+
+def _op_words() -> dict[str, tuple[str, ...]]:
+    from twinforge.guard.vocabulary import OP_WORDS
+
+    return OP_WORDS
 
 
 def _singular(w: str) -> str:

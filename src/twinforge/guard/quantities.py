@@ -572,14 +572,17 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
     if low == "in" and nxt == "half":
         return NumberMention(0.5, "", ("factor",), tok.start, tokens[i + 1].end, "in half", derived=True), 2
     # "shut completely", "close fully", "open fully": the ends of a fraction
-    if low in ("completely", "fully", "entirely", "wide") and prev in (
-        "shut",
-        "close",
-        "closed",
-        "open",
-        "opened",
-    ):
-        value = 0.0 if prev.startswith(("shut", "clos")) else 1.0
+    verb = next(
+        (
+            t.text
+            for t in reversed(tokens[max(0, i - 3) : i])
+            if t.text in ("shut", "close", "closed", "open", "opened")
+        ),
+        None,
+    )
+    if low in ("completely", "fully", "entirely", "wide", "right") and verb is not None:
+        value = 0.0 if verb.startswith(("shut", "clos")) else 1.0
+        prev = verb
         return NumberMention(value, "", ("value",), tok.start, tok.end, f"{prev} {low}", derived=True), 1
     # a whole day, a full week, an entire shift
     if (
@@ -751,7 +754,7 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
             end = tokens[k - 1].end
             j = k
     text = " ".join(t.text for t in tokens[i:j])
-    inner = tuple(t.text for t in tokens[i + n : j] if t.text in _FILLER)
+    inner = tuple(t.text for t in tokens[i + n : j] if t.text in _FILLER or t.text in _GAP)
     return NumberMention(value, unit, (), tok.start, end, text, derived=derived, inner=inner), j - i
 
 
@@ -949,7 +952,7 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
             return
         if (
             prev in _BEFORE_CHANGE
-            or nxt in UP | DOWN | FASTER | SLOWER
+            or (nxt in UP | DOWN | FASTER | SLOWER and prev not in ("to", "at"))
             or stem(nxt) in _STEM_UP | _STEM_DOWN
             or (direction_of(prev) is not None and prev not in ("up", "down"))
         ):

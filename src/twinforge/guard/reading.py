@@ -55,6 +55,9 @@ from twinforge.spec.catalog import CATALOG
 from twinforge.spec.models import TwinSpec
 
 _LANE_WORDS = ("lane", "route", "link", "road", "leg", "connection", "truck", "haul", "ship", "freight")
+_QUESTION_WORD = re.compile(
+    r"\s*(how|what|what's|whats|why|which|who|when|where|does|do|is|are|can|could|will|would|should|did|any|still)\b"
+)
 #: the question being read, as written (capitals tell a name from a word)
 _QUESTION: contextvars.ContextVar[str] = contextvars.ContextVar("question", default="")
 #: longest question read (longer text is not a question)
@@ -72,16 +75,19 @@ COUNT_PARAMETER = {"buffer": "capacity", "station": "servers", "conveyor": "capa
 RATE_PARAMETERS = {"speed", "flow_rate", "outflow_rate"}
 #: words for a rate: "X% more of a rate" on a quantity measured as a time means the time shrinks
 RATE_WORDS = {
-    "volume",
-    "rate",
-    "throughput",
-    "arrival",
-    "arrive",
-    "order",
-    "output",
-    "pace",
-    "frequency",
-    "often",
+    stem(w)
+    for w in (
+        "volume",
+        "rate",
+        "throughput",
+        "arrival",
+        "arrive",
+        "order",
+        "output",
+        "pace",
+        "frequency",
+        "often",
+    )
 }
 
 
@@ -156,7 +162,7 @@ _INJECTION = re.compile(
     r"|\byou are (now|no longer)\b|\bdeveloper mode\b|\bsystem prompt\b|\bjailbreak\b|\bpretend (to be|you)\b|\bact as\b"
     r"|\b(print|reveal|show|repeat|tell me) (all )?(your|the) (hidden |system )?(instructions|prompt|rules)\b"
     r"|\b(just|only)? ?(say|reply|answer|respond|output|print|write)\b.{0,30}\b(that|with)?\s*[\"']"
-    r"|\b(say|claim|state|report|tell (me|them)) (that )?the [a-z ]{1,30} (is|are|was) \d"
+    r"|\b(also|then|just|please|simply|and) (say|claim|state|report|tell (me|them)) (that )?the [a-z ]{1,30} (is|are|was) \d"
     r"|\bpassword\b|\bapi key\b|\bcredentials?\b|\b(send|email|e-mail|post|upload|forward) (it |this |the [a-z ]+ )?(to|at)\b",
     re.I,
 )
@@ -357,8 +363,8 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
         if spans:
             cl.quantities[name] = 2
             cl.spans[name] = max(b - a for a, b in spans)
-        elif find_light(lights, QUANTITY_HINTS.get(name, ())):
-            cl.quantities[name] = 1
+        elif find_light(lights, QUANTITY_HINTS.get(name, ())) or find_phrases(cl.stems, phrases):
+            cl.quantities[name] = 1  # a hint, or a naming word in another form ("fixing", "scrapped")
             cl.spans[name] = 0
     for w in words:
         d = direction_of(w)
@@ -416,6 +422,12 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
     for cl in clauses:
         sentence = merged and re.search(r"[.;?!]\s*$", text[merged[-1].end : cl.start] + " ")
         own_subject = bool(cl.entities or cl.lanes) or sentence
+        if (
+            sentence
+            and not cl.numbers
+            and (_QUESTION_WORD.match(cl.text) or not [m for m in cl.entities if m.how not in ("pronoun",)])
+        ):
+            continue  # "How many cases do we lose?", "Plan without it please.": about the result
         if merged and not (_evidence(cl) and _evidence(merged[-1]) and own_subject):
             if sentence and not _evidence(cl):
                 continue  # a question about the result ("Is that workable?"): context, not a change
@@ -424,8 +436,13 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
             merged.append(cl)
     # "... tariff going up to 35p a kWh. What does that do to the sorter's running cost?"
     for cl in merged:
-        if not cl.entities and not cl.lanes:
-            lend = [m for m in reading.mentions.entities if m.resolved and not (cl.start <= m.start < cl.end)]
+        if not cl.entities and not cl.lanes and cl.numbers:
+            inside = [(c.start, c.end) for c in merged]
+            lend = [
+                m
+                for m in reading.mentions.entities
+                if m.resolved and not any(a <= m.start < b for a, b in inside) and m.how != "pronoun"
+            ]
             if lend:
                 cl.entities = lend[:1]
                 cl.inherited.add("entities")
@@ -1120,6 +1137,8 @@ def _complete(d: _Draft, cl: Clause, twin: TwinSpec, problems: list[Refusal]) ->
             return False
         if k in d.mentions or set(m.ids) & d.ids:
             continue
+        if any(x.anchor and set(m.ids) & {x.anchor} and (set(x.ids) & d.ids) for x in cl.entities):
+            continue  # "the table behind the filler": the filler only says which table
         obs = _observed(twin, m.ids[0]) if len(m.ids) == 1 else None
         if obs is not None and obs[0] in d.ids:
             continue
@@ -1142,9 +1161,23 @@ def _clause_changes(cl: Clause, ctx: _Ctx, problems: list[Refusal]) -> list[_Dra
     return complete
 
 
+def _listed(cl: Clause) -> list[int]:
+    """Mentions named as a list ("S1 and S2", "Geneva, Lausanne and Basel", "both A and B")."""
+    out: set[int] = set()
+    ents = cl.entities
+    for k in range(len(ents) - 1):
+        a, b = ents[k], ents[k + 1]
+        if not (a.resolved and b.resolved) or a.group or b.group or a.how == "pronoun" or b.how == "pronoun":
+            continue
+        gap = cl.text[a.end - cl.start : b.start - cl.start].strip()
+        if gap in ("and", ",", "&", "or", ", and", "as well as", "plus"):
+            out |= {k, k + 1}
+    return sorted(out)
+
+
 def _distributed(drafts: list[_Draft], cl: Clause, ctx: _Ctx) -> list[_Draft]:
     groups = [k for k, m in enumerate(cl.entities) if m.group]
-    lists = [k for k, m in enumerate(cl.entities) if m.resolved and not m.group]
+    lists = _listed(cl)
     out = []
     for d in drafts:
         if len(d.changes) != 1:
@@ -1298,6 +1331,10 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
     reading.numbers = [n for n in numbers if not any(a <= n.start and n.end <= b for a, b in inside)]
     usable = [n for n in reading.numbers if not set(n.roles) & {"old", "reference"}]
     ctx = _Ctx(twin, engine or engine_of(twin), lex)
+    unknown = unknown_names(reading, ctx, strict=True)
+    if unknown:
+        reading.refusal = Refusal("unknown_entity", f"the twin has no {', '.join(repr(u) for u in unknown)}")
+        return reading
     changes_said = bool(usable) or bool(re.search(r"\b(double|halve|triple|faster|slower|quicker)", text))
     reading.forms = plan_forms(text, has_changes=changes_said)
     if changes_said and reading.forms[0] in ("what_if", "compare"):
@@ -1317,6 +1354,16 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
             found = _why(reading, ctx)
         elif form == "status":
             found = _status(reading, ctx)
+        if (
+            form == "status"
+            and rank > 0
+            and any(
+                find_phrases(cl.stems, OP_WORDS[op])
+                for cl in [_clause(reading, 0, len(text), lex)]
+                for op in ("outage", "remove", "forbid", "only", "exclusive", "arrivals")
+            )
+        ):
+            found = []  # "what happens when the sensor dies?" asks for a change, not a lookup
         for c in found:
             c.cost += 3.0 * rank
         candidates += found
@@ -1443,11 +1490,17 @@ def _unmodelled(reading: Reading, ctx: _Ctx) -> str:
 _KIND_OR_DEMAND = re.compile(r"\b(demand|sales|orders)\b")
 
 
-def unknown_names(reading: Reading, ctx: _Ctx) -> list[str]:
+def unknown_names(reading: Reading, ctx: _Ctx, strict: bool = False) -> list[str]:
     """Names the question uses that the twin does not have: id-like words ("M7", "valve3"),
     proper names before a kind word ("the Thun butter plant", "the Leipzig warehouse"), and
     products before a word for demand ("butter demand")."""
-    out = list(reading.mentions.unknown)
+    out = [] if strict else list(reading.mentions.unknown)
+    if strict:  # an id-like word right next to a kind word: "supplier S9", "valve 3", "plant P7"
+        for u in reading.mentions.unknown:
+            if re.search(rf"\b\w+\s+{re.escape(u)}\b|\b{re.escape(u)}\s+\w+", reading.question, re.I):
+                near = re.findall(rf"(\w+)\s+{re.escape(u)}\b", reading.question, re.I)
+                if any(stem(w.lower()) in ctx.lex.kind_words for w in near) or not reading.mentions.entities:
+                    out.append(u)
     original = reading.question
     toks = tokenize(reading.text)
     lex = ctx.lex
@@ -1485,12 +1538,10 @@ def unknown_names(reading: Reading, ctx: _Ctx) -> list[str]:
         if demand and not head:
             out.append(" ".join(name))
             continue
-        capital = any(
-            re.search(rf"\b{re.escape(w)}\b", original, re.I)
-            and re.search(rf"\b{w[0].upper()}{re.escape(w[1:])}", original)
-            for w in name
-        )
-        if capital or not all(is_english(w) for w in name):
+        capital = any(re.search(rf"\b{w[0].upper()}{re.escape(w[1:])}", original) for w in name)
+        kinds = lex.kind_words.get(s, set())
+        unique = len([n for n in ctx.twin.nodes if n.kind in kinds]) == 1
+        if capital or (not all(is_english(w) for w in name) and not unique):
             out.append(" ".join([*name, t.text]))
     return list(dict.fromkeys(out))
 

@@ -360,7 +360,7 @@ QUANTITY_WORDS: dict[str, tuple[str, ...]] = {
         "temperature rating",
     ),
     "ambient_temperature": ("ambient", "room temperature", "outside temperature"),
-    "level": ("level", "how full", "how empty", "water in", "contents", "fill level"),
+    "level": ("level", "how full", "how empty", "contents", "fill level"),
     "transport_time": (
         "transport time",
         "travel time",
@@ -428,6 +428,8 @@ QUANTITY_WORDS: dict[str, tuple[str, ...]] = {
 QUANTITY_HINTS: dict[str, tuple[str, ...]] = {
     "capacity": (
         "hold",
+        "holds",
+        "held",
         "fit",
         "big",
         "large",
@@ -478,7 +480,7 @@ QUANTITY_HINTS: dict[str, tuple[str, ...]] = {
     "interarrival_time": ("arrive", "arrival", "every", "drop", "come in"),
     "opening": ("close", "set", "sit", "stick"),
     "flow_rate": ("deliver", "throughput", "rate"),
-    "level": ("full", "empty", "contain", "how much", "how many", "sitting in", "in the"),
+    "level": ("full", "empty", "contain", "sitting in", "how full"),
     "transport_time": ("take", "run", "long"),
     "length": ("long",),
     "daily_target": ("number", "want", "need", "plan", "hit", "per day", "a day"),
