@@ -46,7 +46,7 @@ class Mention:
     how: str  # id | name | kind | description | relation | pronoun | lane
     group: bool = False  # "both valves": every id, not one of them
     lane: tuple[str, str] | None = None  # (source, target) of a lane mention
-    anchor: str | None = None  # for a relation: the node it is said relative to ("behind the filler")
+    anchors: tuple[str, ...] = ()  # for a relation: the nodes it is said relative to ("behind the filler")
 
     @property
     def resolved(self) -> bool:
@@ -366,13 +366,13 @@ def _relation(
             path_nodes = _between(graph, others[0].id, others[1].id)
             hits = [c for c in m.ids if c in path_nodes]
             if len(hits) == 1:
-                return replace(m, ids=(hits[0],), how="relation", anchor=others[0].id)
+                return replace(m, ids=(hits[0],), how="relation", anchors=(others[0].id, others[1].id))
         return None
     if direction is None or anchor.id is None:
         return None
     hits = _nearest(graph, anchor.id, set(m.ids), direction)
     if len(hits) == 1:
-        return replace(m, ids=(hits[0],), how="relation", anchor=anchor.id)
+        return replace(m, ids=(hits[0],), how="relation", anchors=(anchor.id,))
     return None
 
 

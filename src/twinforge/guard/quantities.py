@@ -1023,6 +1023,7 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
     amount = (
         prev in _BEFORE_CHANGE
         or nxt in ("more", "extra", "additional", "fewer", "less")
+        or (nxt in _GAP and m.unit not in ("", "%"))
         or (nxt2 in ("more", "fewer", "less", "extra") and not m.unit)
         or (m.direction is not None and direction_of(prev) in ("increase", "decrease"))
     )

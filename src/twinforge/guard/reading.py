@@ -38,7 +38,7 @@ from typing import Any
 from twinforge.guard.grounding import Mention, Mentions, find_mentions
 from twinforge.guard.lexicon import Lexicon
 from twinforge.guard.quantities import NumberMention, direction_of, scan
-from twinforge.guard.text import is_english, normalise, stem, tokenize
+from twinforge.guard.text import WORD_NUMBERS, is_english, normalise, stem, tokenize
 from twinforge.guard.vocabulary import (
     OP_WORDS,
     QUANTITY_HINTS,
@@ -335,6 +335,7 @@ def refusal_of(question: str, twin: TwinSpec, lex: Lexicon) -> Refusal | None:
 # -- structure ---------------------------------------------------------------------------------
 
 _SIDE_SPLIT = re.compile(r"\s(?:or|versus|vs\.?|against|compared (?:with|to)|rather than|or else)\s")
+_SIDE_SPLIT_AFTER_COMPARE = re.compile(r"\s(?:or|versus|vs\.?|against|with|and|to)\s")
 _CLAUSE_SPLIT = re.compile(
     r"\s*(?:;|\.\s|,?\s+and\s+(?:at the same time\s+)?|,?\s+while\s+|,?\s+plus\s+|,?\s+as well as\s+|,\s+also\s+|\s+and also\s+|,\s*then\s+)\s*"
 )
@@ -462,7 +463,8 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
 def _sides(reading: Reading, lex: Lexicon) -> list[list[Clause]] | None:
     """The two options of a comparison, or None."""
     text = reading.text
-    for m in _SIDE_SPLIT.finditer(text):
+    splitter = _SIDE_SPLIT_AFTER_COMPARE if re.match(r"\s*(compare|contrast)\b", text) else _SIDE_SPLIT
+    for m in splitter.finditer(text):
         left_start = _option_start(text, m.start())
         right_end = _option_end(text, m.end())
         a = _split_clauses(reading, left_start, m.start(), lex)
@@ -472,8 +474,20 @@ def _sides(reading: Reading, lex: Lexicon) -> list[list[Clause]] | None:
             continue
         _fill(a, b, pre)
         _fill(b, a, pre)
+        _same_unit(a, b)
         return [a, b]
     return None
+
+
+def _same_unit(a: list[Clause], b: list[Clause]) -> None:
+    """ "the sorter down for an hour or the labeller down for three": a bare number in one option
+    takes the unit of the number in the same place of the other."""
+    for x, y in ((a, b), (b, a)):
+        for n in x[0].numbers:
+            if (n.unit == "" and not n.derived) or (n.unit == "" and n.text in WORD_NUMBERS):
+                others = [m for m in y[0].numbers if m.is_time and "duration" in m.roles]
+                if len(others) == 1 and re.search(r"\bfor\s+\S+\s*$", x[0].text[: n.end - x[0].start]):
+                    n.unit, n.roles = others[0].unit, ("duration",)
 
 
 def _content(side: list[Clause]) -> bool:
@@ -1051,7 +1065,7 @@ def _demand_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
                         products=bool(product),
                     )
                     d.cost = _role_cost(n, "percent") + (0.5 if c is not None and c.ambiguous else 0.0)
-                    d.ids = {c.id} if c else set()
+                    d.ids = {c.id} if c else set(everyone)
                     out.append(d)
             if "factor" in n.roles and n.value > 0:
                 d = _Draft(
@@ -1061,7 +1075,7 @@ def _demand_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
                     products=bool(product),
                 )
                 d.cost = 0.0
-                d.ids = {c.id} if c else set()
+                d.ids = {c.id} if c else set(everyone)
                 out.append(d)
     del others
     return out
@@ -1137,7 +1151,7 @@ def _complete(d: _Draft, cl: Clause, twin: TwinSpec, problems: list[Refusal]) ->
             return False
         if k in d.mentions or set(m.ids) & d.ids:
             continue
-        if any(x.anchor and set(m.ids) & {x.anchor} and (set(x.ids) & d.ids) for x in cl.entities):
+        if any(set(m.ids) & set(x.anchors) and (set(x.ids) & d.ids) for x in cl.entities):
             continue  # "the table behind the filler": the filler only says which table
         obs = _observed(twin, m.ids[0]) if len(m.ids) == 1 else None
         if obs is not None and obs[0] in d.ids:
@@ -1538,7 +1552,10 @@ def unknown_names(reading: Reading, ctx: _Ctx, strict: bool = False) -> list[str
         if demand and not head:
             out.append(" ".join(name))
             continue
-        capital = any(re.search(rf"\b{w[0].upper()}{re.escape(w[1:])}", original) for w in name)
+        capital = any(
+            re.search(rf"(?<![.?!]\s)(?<!^)\b{w[0].upper()}{re.escape(w[1:])}", original.strip())
+            for w in name
+        )
         kinds = lex.kind_words.get(s, set())
         unique = len([n for n in ctx.twin.nodes if n.kind in kinds]) == 1
         if capital or (not all(is_english(w) for w in name) and not unique):
