@@ -196,7 +196,10 @@ def find_mentions(
 
     out.entities = mentions
     out.lanes = _lanes(mentions, tokens, token_at, twin, text)
-    out.products = _products(tokens, stems, lex)
+    inside = [(m.start, m.end) for m in mentions if m.how in ("id", "name")]
+    out.products = [
+        p for p in _products(tokens, stems, lex) if not any(a <= p[1] and p[2] <= b for a, b in inside)
+    ]
     known = {f for nw in lex.nodes.values() for f in nw.ids} | {p.lower() for p in twin.products}
     for m in _ID_LIKE.finditer(question):
         token = m.group(1)
@@ -214,7 +217,13 @@ def _merge(mentions: list[Mention], text: str) -> list[Mention]:
     """Adjacent mentions of the same thing become one ("suction-side valve", "pack-lane chutes")."""
     out: list[Mention] = []
     for m in mentions:
-        if out and not m.group and not out[-1].group and text[out[-1].end : m.start].strip() in ("", "-"):
+        joinable = out and (m.how == "description") == (out[-1].how == "description")
+        if (
+            joinable
+            and not m.group
+            and not out[-1].group
+            and text[out[-1].end : m.start].strip() in ("", "-")
+        ):
             common = set(out[-1].ids) & set(m.ids)
             if common:
                 keep = out[-1] if len(out[-1].ids) <= len(m.ids) else m
@@ -279,14 +288,14 @@ def _span_at(
             break
         if tokens[j].text in _SKIP_IN_SPAN and j + 1 < len(tokens):
             nxt, _ = _candidates(stems[j + 1], tokens[j + 1], lex, first=False)
-            if nxt & cands and tokens[j].text != "the":
+            if nxt & cands and tokens[j].text != "the" and strengths & {"name", "mark"}:
                 j += 1
                 continue
             break
         more, strength = _candidates(stems[j], tokens[j], lex, first=False)
         both = cands & more
-        if not both:
-            break
+        if not both or (strength == "description" and strengths != {"description"}):
+            break  # a description word says which node, it is not part of the name
         cands = both
         strengths.add(strength)
         j += 1
@@ -451,4 +460,32 @@ def _products(tokens: list[Token], stems: list[str], lex: Lexicon) -> list[tuple
     return [p for p in out if (p[0], p[1]) not in seen and not seen.add((p[0], p[1]))]
 
 
-__all__ = ["FUNCTION_WORDS", "Mention", "Mentions", "find_mentions"]
+__all__ = ["FUNCTION_WORDS", "Mention", "Mentions", "find_mentions", "mask"]
+
+
+def mask(question: str, twin: TwinSpec, lexicon: Lexicon | None = None) -> str:
+    """The question with the twin's names, its products and its numbers replaced by placeholders
+    ("what if <station> is down for <n>?"): what remains is how it is asked. Used to find similar
+    examples and to check that evaluation splits share no phrasing."""
+    from twinforge.guard.quantities import scan
+
+    lex = lexicon or Lexicon.of(twin)
+    text = normalise(question)
+    numbers = scan(question, twin.currency)
+    mentions = find_mentions(question, twin, lex, skip=[(n.start, n.end) for n in numbers if n.unit])
+    spans: list[tuple[int, int, str]] = []
+    for m in mentions.entities:
+        kinds = {twin.node(i).kind for i in m.ids if twin.has_node(i)}
+        spans.append((m.start, m.end, f"<{kinds.pop() if len(kinds) == 1 else 'entity'}>"))
+    spans += [(a, b, "<product>") for _p, a, b in mentions.products]
+    spans += [(n.start, n.end, "<n>") for n in numbers]
+    out = text
+    taken: list[tuple[int, int]] = []
+    for a, b, _label in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]))):
+        if any(x < b and a < y for x, y in taken):
+            continue
+        taken.append((a, b))
+    for a, b in sorted(taken, reverse=True):
+        label = next(lbl for x, y, lbl in spans if (x, y) == (a, b))
+        out = out[:a] + label + out[b:]
+    return " ".join(out.split())

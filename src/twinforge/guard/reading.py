@@ -42,6 +42,7 @@ from twinforge.guard.text import WORD_NUMBERS, is_english, normalise, stem, toke
 from twinforge.guard.vocabulary import (
     OP_WORDS,
     QUANTITY_HINTS,
+    QUANTITY_VAGUE,
     QUANTITY_WORDS,
     find_light,
     find_phrases,
@@ -161,7 +162,7 @@ _INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(instruction|instructions|rules|prompt|twin|model|above|previous|prior|everything|constraints|guard)"
     r"|\byou are (now|no longer)\b|\bdeveloper mode\b|\bsystem prompt\b|\bjailbreak\b|\bpretend (to be|you)\b|\bact as\b"
     r"|\b(print|reveal|show|repeat|tell me) (all )?(your|the) (hidden |system )?(instructions|prompt|rules)\b"
-    r"|\b(just|only)? ?(say|reply|answer|respond|output|print|write)\b.{0,30}\b(that|with)?\s*[\"']"
+    r"|\b(say|reply|answer|respond|output|write)\s+(only\s+|just\s+)?(with\s+)?[\"\u201c]"
     r"|\b(also|then|just|please|simply|and) (say|claim|state|report|tell (me|them)) (that )?the [a-z ]{1,30} (is|are|was) \d"
     r"|\bpassword\b|\bapi key\b|\bcredentials?\b|\b(send|email|e-mail|post|upload|forward) (it |this |the [a-z ]+ )?(to|at)\b",
     re.I,
@@ -256,6 +257,8 @@ _FOREIGN = {
     },
     "dutch": {"het", "een", "en", "als", "wat", "gebeurt", "niet", "voor", "met", "uur", "de", "van"},
 }
+#: words that are function words in another language and ordinary English too
+_SHARED = {"per", "a", "e", "is", "was", "die", "den", "van", "con", "se", "il", "the", "me", "de"}
 _ENGLISH = {
     "the",
     "a",
@@ -324,8 +327,8 @@ def refusal_of(question: str, twin: TwinSpec, lex: Lexicon) -> Refusal | None:
     rest = [w for w in words if w not in own]
     english = sum(1 for w in rest if w in _ENGLISH)
     for language, function_words in _FOREIGN.items():
-        foreign = sum(1 for w in rest if w in function_words and w not in _ENGLISH)
-        if foreign >= 2 and foreign > english:
+        foreign = sum(1 for w in rest if w in function_words and w not in _ENGLISH and w not in _SHARED)
+        if foreign >= 2 and foreign > 2 * english:
             return Refusal("not_about_this_twin", f"the question is in {language.title()}; ask in English")
     if rest and not any(is_english(w) for w in rest) and len(rest) >= 3:
         return Refusal("not_about_this_twin", "the question is not in English")
@@ -337,7 +340,7 @@ def refusal_of(question: str, twin: TwinSpec, lex: Lexicon) -> Refusal | None:
 _SIDE_SPLIT = re.compile(r"\s(?:or|versus|vs\.?|against|compared (?:with|to)|rather than|or else)\s")
 _SIDE_SPLIT_AFTER_COMPARE = re.compile(r"\s(?:or|versus|vs\.?|against|with|and|to)\s")
 _CLAUSE_SPLIT = re.compile(
-    r"\s*(?:;|\.\s|,?\s+and\s+(?:at the same time\s+)?|,?\s+while\s+|,?\s+plus\s+|,?\s+as well as\s+|,\s+also\s+|\s+and also\s+|,\s*then\s+)\s*"
+    r"\s*(?:;|\.\s|,?\s+and\s+(?:at the same time\s+)?|,?\s+while\s+|,?\s+plus\s+|,?\s+as well as\s+|,\s+also\s+|\s+and also\s+|,\s*then\s+|,\s*(?=(?:what|how|does|do|is|can|will|would|could)\b))\s*"
 )
 
 
@@ -357,16 +360,37 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
         if find_phrases(cl.stems, cues):
             cl.ops.add(op)
     extra = _twin_vocabulary(reading.twin)
-    lights = [light(w) for w in words]
+    names = [(m.start, m.end) for m in cl.entities if m.how in ("id", "name")]
+    outside = [not any(a <= t.start < b for a, b in names) for t in toks]
+    lights = [light(w) if ok else "\0" for w, ok in zip(words, outside, strict=True)]
+    stems_out = [s if ok else "\0" for s, ok in zip(cl.stems, outside, strict=True)]
+    named: dict[str, list[tuple[int, int]]] = {}
     for name in _all_quantities():
         phrases = [name.replace("_", " "), *QUANTITY_WORDS.get(name, ()), *extra.get(name, [])]
         spans = find_light(lights, phrases)
         if spans:
-            cl.quantities[name] = 2
-            cl.spans[name] = max(b - a for a, b in spans)
-        elif find_light(lights, QUANTITY_HINTS.get(name, ())) or find_phrases(cl.stems, phrases):
+            named[name] = spans
+        elif find_light(lights, QUANTITY_HINTS.get(name, ())) or find_phrases(stems_out, phrases):
             cl.quantities[name] = 1  # a hint, or a naming word in another form ("fixing", "scrapped")
             cl.spans[name] = 0
+        elif find_light(lights, QUANTITY_VAGUE.get(name, ())):
+            cl.quantities[name] = 1
+            cl.spans[name] = -1
+    for name, spans in named.items():
+        # "fixed cost" names the fixed cost, not also the cost; "unmet demand penalty" not demand
+        inner = all(
+            any(
+                a2 <= a and b <= b2 and (b2 - a2) > (b - a)
+                for other, s2 in named.items()
+                if other != name
+                for a2, b2 in s2
+            )
+            for a, b in spans
+        )
+        if inner:
+            continue
+        cl.quantities[name] = 2
+        cl.spans[name] = max(b - a for a, b in spans)
     for w in words:
         d = direction_of(w)
         if d in ("faster", "slower"):
@@ -421,7 +445,10 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
     clauses = [_clause(reading, a, b, lex) for a, b in pieces if b > a]
     merged: list[Clause] = []
     for cl in clauses:
-        sentence = merged and re.search(r"[.;?!]\s*$", text[merged[-1].end : cl.start] + " ")
+        sentence = merged and re.search(
+            r"([.;?!]|,(?=\s*(what|how|does|do|is|can|will|would|could)\b))\s*$",
+            text[merged[-1].end : cl.start] + " " + cl.text[:12],
+        )
         own_subject = bool(cl.entities or cl.lanes) or sentence
         if (
             sentence
@@ -550,6 +577,7 @@ class _Ctx:
     engine: str
     lex: Lexicon
     groups: dict[tuple[bool, str], list[tuple[str, Any, list[str]]]] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
 
     def params_of(self, target: str) -> list[tuple[str, Any]]:
         """(parameter, definition) a question may change on one node or lane."""
@@ -562,6 +590,15 @@ class _Ctx:
                 if target in targets and (pdef.name, pdef) not in out:
                     out.append((pdef.name, pdef))
         return out
+
+    @property
+    def present(self) -> set[str]:
+        """Every parameter some node or lane of the twin has."""
+        if "present" not in self.cache:
+            self.cache["present"] = {name for n in [*self.twin.nodes] for name, _ in self.params_of(n.id)} | {
+                name for e in self.twin.edges for name, _ in self.params_of(e.key)
+            }
+        return self.cache["present"]
 
     def setpoints(self, target: str) -> set[str]:
         key = (True, self.engine)
@@ -673,7 +710,7 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
         return None
     if strength == 1:
         return 1.0
-    if name == "interarrival_time" and "arrivals" in cl.ops and set(cl.stems) & RATE_WORDS:
+    if name == "interarrival_time" and "arrivals" in cl.ops and _rate_words(cl):
         return 0.5  # "order volume up 30%"
     if COUNT_PARAMETER.get(target_kind) == name and _count_before(cl):
         return 0.5  # "120 pack-lane chutes": a count of the thing named
@@ -707,7 +744,7 @@ def _param_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
             ]
             if len(holders) == 1:
                 targets.append(_Slot(holders[0], None))
-        if (cl.pace or ("arrivals" in cl.ops and set(cl.stems) & RATE_WORDS)) and not targets:
+        if (cl.pace or ("arrivals" in cl.ops and _rate_words(cl))) and not targets:
             paced = [n.id for n in ctx.twin.nodes if n.kind == "source"]
             if len(paced) == 1:
                 targets.append(_Slot(paced[0], None))
@@ -807,6 +844,15 @@ def _param_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
     return out
 
 
+def _rate_words(cl: Clause) -> bool:
+    """Whether the clause speaks of a rate ("volume", "orders") outside the names it uses."""
+    names = [(m.start, m.end) for m in cl.entities]
+    words = [t for t in tokenize(cl.text)]
+    return any(
+        stem(t.text) in RATE_WORDS and not any(a <= t.start + cl.start < b for a, b in names) for t in words
+    )
+
+
 def _paced(name: str) -> bool:
     """Whether "faster" can apply to a quantity (a time or a rate)."""
     for kd in CATALOG.values():
@@ -845,7 +891,7 @@ def _direction_for(cl: Clause, n: NumberMention, name: str, pdef: Any, ctx: _Ctx
     d = n.direction or cl.direction
     if d not in ("increase", "decrease"):
         return None
-    if _is_time(pdef, ctx.twin.currency) and set(cl.stems) & RATE_WORDS and not _said_of_time(cl):
+    if _is_time(pdef, ctx.twin.currency) and _rate_words(cl) and not _said_of_time(cl):
         return "faster" if d == "increase" else "slower"  # "order volume up 30%": the time between shrinks
     return d
 
@@ -1029,10 +1075,11 @@ def _exclusive_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
 
 def _demand_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
     customers_named = [m for m in cl.entities if m.ids and all(ctx.kind(i) == "customer" for i in m.ids)]
-    if ctx.engine != "optimize" or (
-        "demand" not in cl.ops
-        and "demand" not in cl.quantities
-        and not (customers_named and not cl.quantities)
+    other_named = [q for q, s in cl.quantities.items() if s == 2 and q != "demand" and q in ctx.present]
+    if (
+        ctx.engine != "optimize"
+        or other_named
+        or ("demand" not in cl.quantities and not (customers_named and not cl.quantities))
     ):
         return []
     out = []
@@ -1310,6 +1357,14 @@ def _status(reading: Reading, ctx: _Ctx) -> list[Candidate]:
         names = list(cl.quantities)
         if slot.state and slot.state not in names:
             names.append(slot.state)
+        count = COUNT_PARAMETER.get(ctx.kind(slot.id))
+        if (
+            count
+            and slot.mention is not None
+            and re.search(r"how many\s+$", reading.text[: cl.entities[slot.mention].start])
+        ):
+            names.append(count)  # "how many pack benches": the count of them
+            cl.quantities[count] = 2
         for name in names:
             if not twin_has_quantity(ctx.twin, el, name):
                 continue

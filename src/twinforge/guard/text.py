@@ -60,6 +60,11 @@ def normalise(text: str) -> str:
     t = t.replace("$", " usd ")
     t = fold(t)
     t = re.sub(r"(?<=\d),(?=\d{3}\b)", "", t)  # 2,800 -> 2800
+    t = re.sub(
+        r"\b(co|st|ltd|inc|corp|bros|vs|approx|no|dept|mt)\.(?=\s)", r"\1", t
+    )  # abbreviations end no sentence
+    t = re.sub(r"\b(e)\.g\.|\b(i)\.e\.", lambda m: "eg" if m.group(1) else "ie", t)
+    t = t.replace("^3", "3").replace("^2", "2")
     t = re.sub(r"(?<=\d)\s*%", " %", t)
     t = re.sub(r"\s+", " ", t)
     return t.strip()

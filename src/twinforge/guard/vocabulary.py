@@ -390,7 +390,16 @@ QUANTITY_WORDS: dict[str, tuple[str, ...]] = {
     "daily_target": ("target", "goal", "quota", "promise", "commitment", "daily target"),
     "lead_time": ("lead time", "lead-time", "delivery time", "days to deliver"),
     "reliability": ("reliability", "on time in full", "otif", "fill rate"),
-    "unmet_penalty": ("penalty", "unmet", "shortage cost", "stockout", "stock-out"),
+    "unmet_penalty": (
+        "penalty",
+        "unmet",
+        "shortage cost",
+        "stockout",
+        "stock-out",
+        "penalty for unmet demand",
+        "unmet demand penalty",
+        "penalty for unmet",
+    ),
     "min_flow": ("minimum", "contract minimum", "at least", "min flow", "floor"),
     "distance": ("distance", "how far"),
     "service_time": ("service time", "unload time", "drop-off time"),
@@ -404,7 +413,7 @@ QUANTITY_WORDS: dict[str, tuple[str, ...]] = {
     "current": ("current", "amps", "ampere", "amp", "amperage"),
     "voltage": ("voltage", "volt"),
     "pressure": ("pressure", "bar", "psi"),
-    "flow": ("flow", "flowing", "flow rate", "l/min"),
+    "flow": ("flow", "flowing", "l/min"),
     "status": ("status", "state", "up or down", "working or not"),
     "busy": ("busy", "utilisation", "utilization", "occupied"),
     "inventory": ("inventory", "stock", "on hand"),
@@ -423,6 +432,36 @@ QUANTITY_WORDS: dict[str, tuple[str, ...]] = {
     "start_time": ("start time", "first arrival"),
     "max_arrivals": ("max arrivals", "stop after"),
 }
+
+#: how the answers (and the generated examples) name each quantity
+DISPLAY = {
+    "mtbf": "time between failures",
+    "mttr": "repair time",
+    "mcbf": "cycles between failures",
+    "interarrival_time": "time between arrivals",
+    "initial_level": "starting level",
+    "high_level": "high-level alarm",
+    "low_level": "low-level alarm",
+    "outflow_rate": "outflow",
+    "cost_per_unit": "cost per unit",
+    "cost_per_item": "material cost",
+    "price_per_item": "price per item",
+    "servers": "number of servers",
+    "power_busy": "power when busy",
+    "power_idle": "idle power",
+    "cost_per_hour": "hourly cost",
+    "min_flow": "contract minimum",
+    "unmet_penalty": "penalty for unmet demand",
+    "flow_rate": "rated flow",
+}
+
+
+def display(name: str) -> str:
+    return DISPLAY.get(name, name.replace("_", " "))
+
+
+#: vague words: a quantity only when nothing else is named ("how much water is in the tank")
+QUANTITY_VAGUE: dict[str, tuple[str, ...]] = {"level": ("how much", "how many", "water", "in the", "is in")}
 
 #: words that suggest a quantity without naming it (a verb, an adjective): weaker evidence
 QUANTITY_HINTS: dict[str, tuple[str, ...]] = {
