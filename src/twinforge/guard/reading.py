@@ -445,9 +445,9 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
     clauses = [_clause(reading, a, b, lex) for a, b in pieces if b > a]
     merged: list[Clause] = []
     for cl in clauses:
-        sentence = merged and re.search(
-            r"([.;?!]|,(?=\s*(what|how|does|do|is|can|will|would|could)\b))\s*$",
-            text[merged[-1].end : cl.start] + " " + cl.text[:12],
+        gap = text[merged[-1].end : cl.start] if merged else ""
+        sentence = merged and (
+            re.search(r"[.;?!]\s*$", gap + " ") or (gap.strip() == "," and _QUESTION_WORD.match(cl.text))
         )
         own_subject = bool(cl.entities or cl.lanes) or sentence
         if (
