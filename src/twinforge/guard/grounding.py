@@ -217,13 +217,16 @@ def _merge(mentions: list[Mention], text: str) -> list[Mention]:
     """Adjacent mentions of the same thing become one ("suction-side valve", "pack-lane chutes")."""
     out: list[Mention] = []
     for m in mentions:
+        gap = text[out[-1].end : m.start].strip(" -") if out else ""
+        same = (
+            bool(out)
+            and out[-1].ids == m.ids
+            and len(m.ids) == 1
+            and len(gap.split()) <= 1
+            and gap not in ("and", "or", "to", "from", "with", "than", "vs", "versus", "of", "in", "at", "on", ",")
+        )
         joinable = out and (m.how == "description") == (out[-1].how == "description")
-        if (
-            joinable
-            and not m.group
-            and not out[-1].group
-            and text[out[-1].end : m.start].strip() in ("", "-")
-        ):
+        if joinable and not m.group and not out[-1].group and (gap == "" or same):
             common = set(out[-1].ids) & set(m.ids)
             if common:
                 keep = out[-1] if len(out[-1].ids) <= len(m.ids) else m
@@ -241,7 +244,7 @@ def _merge(mentions: list[Mention], text: str) -> list[Mention]:
 
 
 def _is_unit_like(word: str) -> bool:
-    return bool(re.fullmatch(r"(m|l|km|kw|kwh|co|h|s|q|fd|pm|am|mm|cm)\d*", word)) or word in (
+    return bool(re.fullmatch(r"(m|km|kw|kwh|co|fd|pm|am|mm|cm)\d*", word)) or word in (
         "co2",
         "m3",
         "h2o",
@@ -254,7 +257,10 @@ def _candidates(s: str, t: Token, lex: Lexicon, first: bool) -> tuple[set[str], 
     stem: "filling" for the filler), kind, weak, mark, description."""
     if s in lex.by_stem:
         names = set(lex.by_stem[s])
-        exact = {n for n in names if lex.surface_match(t.text, n) or lex.correct(t.text) != stem(t.text)}
+        if s != stem(t.text):  # a typo corrected: the node whose whole name it is, if one is
+            size = {n: len(lex.nodes[n].name) + len(lex.nodes[n].weak) for n in names}
+            return {n for n in names if size[n] == min(size.values())}, "name"
+        exact = {n for n in names if lex.surface_match(t.text, n)}
         if exact:
             return exact, "name"
         if t.text in lex.cues:

@@ -1032,8 +1032,7 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
     if prev in _ADD:
         amount = True
         m.direction = m.direction or "increase"
-    if prev in ("up", "down") and prev2 in ("go", "goes", "going", "went", "is", "are", "come", "comes"):
-        amount = False  # "goes up to": handled by "to"
+
     if amount and prev != "to":
         m.roles = ("amount", "value") + (("rate",) if rate_unit else ())
     elif prev in _BEFORE_VALUE or prev in _VALUE_VERBS or prev == "every":

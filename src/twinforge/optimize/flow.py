@@ -55,6 +55,15 @@ if TYPE_CHECKING:
 
 #: Unit of every flow, capacity and demand in the plan.
 FLOW_UNIT = "item/day"
+#: The parameters the flow model reads, per kind (``edge`` for lanes). Others, such as lead times
+#: or distances, do not change a daily flow plan.
+FLOW_PARAMETERS: dict[str, set[str]] = {
+    "supplier": {"supply_capacity", "cost_per_unit"},
+    "plant": {"capacity", "processing_cost", "fixed_cost"},
+    "warehouse": {"capacity", "handling_cost"},
+    "customer": {"demand", "unmet_penalty"},
+    "edge": {"capacity", "cost_per_unit", "fixed_cost", "min_flow"},
+}
 #: Node kinds the flow model understands.
 FLOW_KINDS = ("supplier", "plant", "warehouse", "customer")
 #: Kinds that pass material on (throughput limited by ``capacity``, charged per item handled).
