@@ -57,4 +57,7 @@ def test_unknown_ids_and_products(supply_chain):
 
 
 def test_mask_keeps_how_it_is_asked(bottling_line):
-    assert mask("What if the filler is down for 3 hours?", bottling_line) == "what if the <station> is down for <n>?"
+    assert (
+        mask("What if the filler is down for 3 hours?", bottling_line)
+        == "what if the <station> is down for <n>?"
+    )

@@ -110,18 +110,29 @@ def ask_step(tour) -> None:  # type: ignore[no-untyped-def]
 
     tour.step(
         "ask the twin",
-        "Plain-language questions, mapped by the local model (SmolLM2-135M) onto a schema generated "
-        "from the twin, checked by the twin, and answered with numbers the twin computed.",
+        "Plain-language questions read by the twin itself: names, numbers and their roles become plans "
+        "it checks; the local model (SmolLM2-135M) only chooses between readings that tie; every "
+        "number comes from the twin's run, and what it cannot answer is declined with the reason.",
     )
     chain = TwinAsker(tour.twins["supply_chain"])
     line = TwinAsker(tour.twins["bottling_line"], engine_options={"reps": 5, "horizon": "1 day"})
+    pumps = TwinAsker(tour.twins["pump_station"], engine_options={"reps": 3, "horizon": "2 h"})
     for asker, question in (
-        (chain, "What if supplier S3 goes out of business?"),
-        (line, "What if the filler is down for 4 hours?"),
-        (chain, "How many employees work at plant P7?"),
+        (chain, "What if the North plant is down for 6 hours?"),
+        (line, "What if the filler ran 20% faster?"),
+        (chain, "Alpen Ingredients only sells to Plant South and Plant South only buys from them. Effect?"),
+        (chain, "What is Dresden's daily demand?"),
+        (pumps, "What if the tank was at 0.05 m3?"),
+        (chain, "What if supplier S9 goes bankrupt?"),
+        (chain, "What if demand at Berlin falls by 150%?"),
     ):
         result = asker.ask(question)
         tour.say(f"  [bold]Q:[/bold] {question}")
-        for line_text in result.render().splitlines():
+        for line_text in result.render().splitlines()[:6]:
             tour.say(f"     {line_text}")
-        tour.say(f"     [dim]({result.status}; mapped in {result.mapping_s:.2f} s)[/dim]")
+        how = (
+            "read by the twin"
+            if result.chosen_by == "reading"
+            else "chosen by the local model among the twin's readings"
+        )
+        tour.say(f"     [dim]({result.status}; {how}; mapped in {result.mapping_s:.2f} s)[/dim]")

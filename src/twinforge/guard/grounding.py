@@ -223,7 +223,8 @@ def _merge(mentions: list[Mention], text: str) -> list[Mention]:
             and out[-1].ids == m.ids
             and len(m.ids) == 1
             and len(gap.split()) <= 1
-            and gap not in ("and", "or", "to", "from", "with", "than", "vs", "versus", "of", "in", "at", "on", ",")
+            and gap
+            not in ("and", "or", "to", "from", "with", "than", "vs", "versus", "of", "in", "at", "on", ",")
         )
         joinable = out and (m.how == "description") == (out[-1].how == "description")
         if joinable and not m.group and not out[-1].group and (gap == "" or same):

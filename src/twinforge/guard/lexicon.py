@@ -637,8 +637,11 @@ class Lexicon:
         close = [
             w
             for w in self.vocabulary
-            if w[0] == s[0] and abs(len(w) - len(s)) <= limit and edit_distance(s, w, limit + 1) <= limit
+            if (w[0] == s[0] and abs(len(w) - len(s)) <= limit and edit_distance(s, w, limit + 1) <= limit)
+            or (w.endswith(s) and len(w) - len(s) <= 2)  # "palletiser" for the "depalletizer"
         ]
+        if len(close) > 1:  # a typo more often drops letters than adds them
+            close = [w for w in close if len(w) >= len(s)]
         return close[0] if len(close) == 1 else s
 
     @cached_property

@@ -594,6 +594,9 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
         unit = TIME_UNITS[tokens[i + 2].text]
         text = f"{low} {nxt} {tokens[i + 2].text}"
         return NumberMention(1.0, unit, (), tok.start, tokens[i + 2].end, text, derived=True), 3
+    # "half the usual demand", "half as much": a factor
+    if low == "half" and nxt in ("the", "of", "as", "our", "its", "their"):
+        return NumberMention(0.5, "", ("factor",), tok.start, tok.end, "half", derived=True), 1
     # half open, half speed, half full: a fraction
     if low == "half" and nxt in ("open", "closed", "shut", "full", "speed", "capacity", "way", "power"):
         return NumberMention(0.5, "", ("value",), tok.start, tok.end, "half", derived=True), 1

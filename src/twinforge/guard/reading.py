@@ -78,6 +78,8 @@ RATE_PARAMETERS = {"speed", "flow_rate", "outflow_rate"}
 RATE_WORDS = {
     stem(w)
     for w in (
+        "production",
+        "productivity",
         "volume",
         "rate",
         "throughput",
@@ -113,6 +115,7 @@ class Clause:
     products: list[str] = field(default_factory=list)
     quantities: dict[str, int] = field(default_factory=dict)  # quantity -> 2 named, 1 hinted
     spans: dict[str, int] = field(default_factory=dict)  # quantity -> words in the phrase that names it
+    hints: dict[str, int] = field(default_factory=dict)  # quantity -> how many words hint at it
     ops: set[str] = field(default_factory=set)
     direction: str | None = None  # increase / decrease
     pace: str | None = None  # faster / slower
@@ -370,9 +373,18 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
         spans = find_light(lights, phrases)
         if spans:
             named[name] = spans
-        elif find_light(lights, QUANTITY_HINTS.get(name, ())) or find_phrases(stems_out, phrases):
-            cl.quantities[name] = 1  # a hint, or a naming word in another form ("fixing", "scrapped")
+        elif find_phrases(stems_out, phrases):
+            cl.quantities[name] = 1  # a naming word in another form ("fixing", "scrapped"): a strong hint
             cl.spans[name] = 0
+            cl.hints[name] = 4
+        elif find_light(lights, QUANTITY_HINTS.get(name, ())):
+            cl.quantities[name] = 1  # a hint
+            cl.spans[name] = 0
+            cl.hints[name] = len(find_phrases(stems_out, QUANTITY_HINTS.get(name, ())))
+        elif find_phrases(stems_out, QUANTITY_HINTS.get(name, ())):
+            cl.quantities[name] = 1  # a hint in another form ("took", "longer")
+            cl.spans[name] = 0
+            cl.hints[name] = len(find_phrases(stems_out, QUANTITY_HINTS.get(name, ())))
         elif find_light(lights, QUANTITY_VAGUE.get(name, ())):
             cl.quantities[name] = 1
             cl.spans[name] = -1
@@ -709,9 +721,11 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
     if named:
         return None
     if strength == 1:
-        return 1.0
+        return 1.0 - 0.1 * min(3, max(0, cl.hints.get(name, 1) - 1))  # more hints, better
     if name == "interarrival_time" and "arrivals" in cl.ops and _rate_words(cl):
         return 0.5  # "order volume up 30%"
+    if PACE.get(target_kind) == name and _rate_words(cl):
+        return 0.5  # "the filler's output falls by 20%": its pace
     if COUNT_PARAMETER.get(target_kind) == name and _count_before(cl):
         return 0.5  # "120 pack-lane chutes": a count of the thing named
     cat = pdef.unit_for(ctx.twin.currency)
@@ -1543,6 +1557,20 @@ def _why_none(reading: Reading, ctx: _Ctx) -> Refusal:
         return Refusal(
             "unclear", f"the question gives a time of day ({clock[0].text}) but not when the run starts"
         )
+    vague = [
+        cl
+        for cl in reading.clauses
+        if cl.numbers and len({i for m in cl.entities for i in m.ids}) == 1 and not cl.quantities
+    ]
+    if vague:
+        node = vague[0].entities[0].ids[0]
+        if ctx.twin.has_node(node):
+            from twinforge.guard.vocabulary import display
+
+            names = ", ".join(display(p) for p, _ in ctx.params_of(node)[:8])
+            return Refusal(
+                "unclear", f"the question does not say which quantity of {node} changes (it has: {names})"
+            )
     return Refusal("not_modelled", _unmodelled(reading, ctx))
 
 
@@ -1557,6 +1585,51 @@ def _unmodelled(reading: Reading, ctx: _Ctx) -> str:
 
 
 _KIND_OR_DEMAND = re.compile(r"\b(demand|sales|orders)\b")
+#: words that stand before "demand" without naming a product
+_NOT_PRODUCTS = set(
+    [
+        "usual",
+        "normal",
+        "total",
+        "overall",
+        "daily",
+        "weekly",
+        "monthly",
+        "current",
+        "expected",
+        "forecast",
+        "peak",
+        "average",
+        "extra",
+        "additional",
+        "regular",
+        "typical",
+        "projected",
+        "base",
+        "baseline",
+        "seasonal",
+        "local",
+        "customer",
+        "customers",
+        "all",
+        "their",
+        "our",
+        "its",
+        "whole",
+        "market",
+        "retail",
+        "wholesale",
+        "export",
+        "domestic",
+        "future",
+        "planned",
+        "actual",
+        "same",
+        "new",
+        "higher",
+        "lower",
+    ]
+)
 
 
 def unknown_names(reading: Reading, ctx: _Ctx, strict: bool = False) -> list[str]:
@@ -1605,7 +1678,8 @@ def unknown_names(reading: Reading, ctx: _Ctx, strict: bool = False) -> list[str
         if not name:
             continue
         if demand and not head:
-            out.append(" ".join(name))
+            if not set(name) & _NOT_PRODUCTS:
+                out.append(" ".join(name))
             continue
         capital = any(
             re.search(rf"(?<![.?!]\s)(?<!^)\b{w[0].upper()}{re.escape(w[1:])}", original.strip())
