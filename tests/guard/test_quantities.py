@@ -43,8 +43,13 @@ def test_value_unit_and_role(question, value, unit, role):
 def test_factors_and_one_more():
     assert one("double the capacity").roles == ("factor",) and one("halve it").value == 0.5
     assert one("supply cut in half").value == 0.5
-    n = one("put a second filler in parallel")
+    n = one("put a second filler in parallel")  # that many
+    assert (n.value, n.roles) == (2, ("value",))
+    n = one("add a CT scanner")  # one more
     assert (n.value, n.roles, n.direction) == (1, ("amount",), "increase")
+    n = one("if we permanently lose one of the three CT machines")
+    assert (n.value, n.roles, n.direction) == (1, ("amount",), "decrease")
+    assert one("a third more orders").unit == "%"
     assert one("leave the outlet valve half open").roles == ("value",)
     n = one("Shut valve2 completely")
     assert (n.value, n.roles) == (0, ("value",))

@@ -12,6 +12,7 @@ only put a number in a slot of one of its roles.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 
@@ -104,7 +105,6 @@ CURRENCY_WORDS = {
 CENT_WORDS = {
     "cent": None,
     "cents": None,
-    "ct": None,
     "p": "GBP",
     "pence": "GBP",
     "penny": "GBP",
@@ -157,6 +157,70 @@ OTHER_UNITS = {
     "v": "V",
     "volt": "V",
     "volts": "V",
+}
+#: words before "one of" that take one away ("lose one of the three scanners")
+_TAKE_AWAY = {
+    "lose",
+    "losing",
+    "lost",
+    "remove",
+    "removing",
+    "drop",
+    "dropping",
+    "out",
+    "scrap",
+    "retire",
+    "retiring",
+}
+#: words before "a"/"an" that add one ("add a scanner", "hire an operator")
+_ADD_ONE = {
+    "add",
+    "adding",
+    "hire",
+    "hiring",
+    "install",
+    "installing",
+    "open",
+    "opening",
+    "buy",
+    "put",
+    "bring",
+    "get",
+}
+#: nouns that are not counted things ("a second look", "take a second")
+_NOT_COUNTED = {
+    "look",
+    "time",
+    "go",
+    "try",
+    "thought",
+    "option",
+    "way",
+    "opinion",
+    "shift",
+    "bit",
+    "little",
+    "lot",
+    "few",
+    "day",
+    "week",
+    "while",
+    "moment",
+    "chance",
+}
+#: words after "a third" that make it a fraction ("a third more orders"), not an ordinal
+_FRACTION_NEXT = {
+    "more",
+    "less",
+    "fewer",
+    "of",
+    "off",
+    "extra",
+    "lower",
+    "higher",
+    "faster",
+    "slower",
+    "cheaper",
 }
 #: words before "a second" that make it a time, not an ordinal
 _TIME_CONTEXT = {
@@ -257,6 +321,7 @@ class NumberMention:
 # -- cue words ---------------------------------------------------------------------------------
 
 UP = {
+    "busier",
     "more",
     "up",
     "higher",
@@ -293,6 +358,10 @@ UP = {
     "upped",
 }
 DOWN = {
+    "quieter",
+    "short",
+    "shaves",
+    "calmer",
     "less",
     "fewer",
     "down",
@@ -506,9 +575,21 @@ def scan(question: str, currency: str | None = None) -> list[NumberMention]:
         i += 1
     clock_reference(found, tokens)
     found = _merge_per(found, tokens)
+    _contrast(found, text)
     for m in found:
         _assign_roles(m, tokens, text)
     return found
+
+
+def _contrast(found: list[NumberMention], text: str) -> None:
+    """ "MTBF is 6 hours on paper, but it's more like 180 minutes": the first number is the old
+    value when a later one of the same kind contradicts it."""
+    for a, b in itertools.pairwise(found):
+        between = text[a.end : b.start] + " "
+        same_kind = (a.is_time and b.is_time) or (a.unit == b.unit)
+        contrast = r"\b(more like|actually|really|in practice|in reality|closer to|nearer|reckon|rather)\b"
+        if same_kind and re.search(r"\bbut\b", between) and re.search(contrast, between):
+            a.roles = ("old",)
 
 
 def _merge_per(found: list[NumberMention], tokens: list[Token]) -> list[NumberMention]:
@@ -542,12 +623,40 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
     nxt = tokens[i + 1].text if i + 1 < len(tokens) else ""
     prev = tokens[i - 1].text if i > 0 else ""
 
-    # one more of something: "a second filler", "another picker", "an extra bench", "one more"
-    two = f"{low} {nxt}"
+    # "lose one of the three scanners", "remove one of the pumps": one fewer
+    if low == "one" and nxt == "of" and prev in _TAKE_AWAY:
+        mention = NumberMention(
+            1.0, "", ("amount",), tok.start, tok.end, "one of", direction="decrease", derived=True
+        )
+        return mention, 1
+    # "a fourth CT scanner", "open a fifth bench": that many
+    after2 = tokens[i + 2] if i + 2 < len(tokens) else None
     if (
-        two in ("a second", "an extra", "an additional", "one more", "one extra", "one additional")
-        or low == "another"
+        low in ("a", "an")
+        and nxt in ORDINALS
+        and nxt != "first"
+        and after2 is not None
+        and after2.kind == "word"
     ):
+        if (
+            after2.text not in TIME_UNITS
+            and after2.text not in _NOT_COUNTED
+            and after2.text not in _FRACTION_NEXT
+        ):
+            value = float(ORDINALS[nxt])
+            return NumberMention(
+                value, "", ("value",), tok.start, tokens[i + 1].end, f"{low} {nxt}", derived=True
+            ), 2
+    # "add a scanner", "hire an operator": one more
+    if prev in _ADD_ONE and low in ("a", "an") and i + 1 < len(tokens) and tokens[i + 1].kind == "word":
+        if nxt not in TIME_UNITS and nxt not in WORD_NUMBERS and nxt not in _NOT_COUNTED:
+            mention = NumberMention(
+                1.0, "", ("amount",), tok.start, tok.end, f"{prev} {low}", direction="increase", derived=True
+            )
+            return mention, 1
+    # one more of something: "another picker", "an extra bench", "one more"
+    two = f"{low} {nxt}"
+    if two in ("an extra", "an additional", "one more", "one extra", "one additional") or low == "another":
         n = 1 if low == "another" else 2
         after = tokens[i + n] if i + n < len(tokens) else None
         if (
@@ -677,12 +786,15 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
             and tokens[i + 4].text == "half"
         ):
             value, n = 1.5, 5
+        elif i + 3 < len(tokens) and tokens[i + 2].text == "and" and tokens[i + 3].text == "half":
+            value, n = 1.5, 4
         return NumberMention(
             value, unit, (), tok.start, tokens[i + n - 1].end, f"{low} {nxt}", derived=True
         ), n
 
     # digits or number words
     value: float | None = None
+    signed = False
     n = 0
     if tok.kind == "number":
         value, n = float(tok.text), 1
@@ -693,6 +805,8 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
             and tokens[i - 2].end < tokens[i - 1].start
         ):
             value = -value  # "-5%" (a minus sign attached to the number)
+        if prev == "+" and tokens[i - 1].end == tok.start:
+            signed = True  # "+10%": an increase
     else:
         words = _number_words(tokens, i)
         if words is not None and not (
@@ -703,8 +817,13 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
         return None, 1
     derived = tok.kind != "number"
     j = i + n
-    # "hour 5", "hour one", "minute 20": a point in time
-    if prev in TIME_UNITS and prev not in ("s",) and TIME_UNITS[prev] in ("h", "min", "day"):
+    # "hour 5", "hour one", "minute 20": a point in time (not "45 min 3 h": that unit is taken)
+    if (
+        prev in TIME_UNITS
+        and prev not in ("s",)
+        and TIME_UNITS[prev] in ("h", "min", "day")
+        and not (i > 1 and tokens[i - 2].kind == "number")
+    ):
         return (
             NumberMention(
                 value,
@@ -758,6 +877,8 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
             j = k
     text = " ".join(t.text for t in tokens[i:j])
     inner = tuple(t.text for t in tokens[i + n : j] if t.text in _FILLER or t.text in _GAP)
+    if signed:
+        inner = ("+", *inner)
     return NumberMention(value, unit, (), tok.start, end, text, derived=derived, inner=inner), j - i
 
 
@@ -869,7 +990,7 @@ def clock_reference(found: list[NumberMention], tokens: list[Token]) -> None:
     for m in clocks:
         before = text[: _offset(tokens, m.start)]
         if re.search(
-            r"\b(start|starts|started|begin|begins|began|beginning|kick off|kicks off|from)\s*(at)?\s*$",
+            r"\b(start|starts|started|starting|begin|begins|began|beginning|kick off|kicks off|opens|from)\s*(at)?\s*$",
             before,
         ):
             reference = m
@@ -936,6 +1057,11 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
     nxt = right[0] if right else ""
     nxt2 = right[1] if len(right) > 1 else ""
     m.direction = _direction_near(_clause_left(left), right)
+    if m.inner[:1] == ("+",):
+        m.direction = "increase"
+    if nxt in ("more", "less") and (nxt2 in FASTER | SLOWER or nxt2 in ("slow", "fast", "quick")):
+        slow = nxt2 in SLOWER or nxt2 == "slow"
+        m.direction = "slower" if (nxt == "more") == slow else "faster"
     joined = " ".join(left[-3:])
     old = (
         "instead of" in joined
@@ -955,6 +1081,7 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
             return
         if (
             prev in _BEFORE_CHANGE
+            or m.inner[:1] == ("+",)
             or (nxt in UP | DOWN | FASTER | SLOWER and prev not in ("to", "at"))
             or stem(nxt) in _STEM_UP | _STEM_DOWN
             or (direction_of(prev) is not None and prev not in ("up", "down"))
@@ -999,6 +1126,9 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
         elif prev in _ADD:
             m.roles = ("amount",)
             m.direction = m.direction or "increase"
+        elif direction_of(prev) in ("increase", "decrease") or nxt == "off":
+            m.roles = ("amount", "duration")  # "shaves 3 seconds off", "cut 5 minutes"
+            m.direction = "decrease" if nxt == "off" else direction_of(prev)
         elif prev in ("every", "each"):
             m.roles = ("value",)
         elif prev in _BEFORE_CHANGE or nxt in (

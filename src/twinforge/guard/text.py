@@ -65,6 +65,8 @@ def normalise(text: str) -> str:
     )  # abbreviations end no sentence
     t = re.sub(r"\b(e)\.g\.|\b(i)\.e\.", lambda m: "eg" if m.group(1) else "ie", t)
     t = t.replace("^3", "3").replace("^2", "2")
+    t = re.sub(r"\bnon[- ](?=[a-z])", "non", t)  # "non-Schengen" is one word, not "Schengen"
+    t = t.replace("@", " at ")
     t = re.sub(r"(?<=\d)\s*%", " %", t)
     t = re.sub(r"\s+", " ", t)
     return t.strip()
