@@ -625,10 +625,13 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
 
     # "lose one of the three scanners", "remove one of the pumps": one fewer
     if low == "one" and nxt == "of" and prev in _TAKE_AWAY:
+        # "one of the three ...": the three is how many there are now, not a value
+        n = 4 if i + 3 < len(tokens) and tokens[i + 2].text == "the" and _number_words(tokens, i + 3) else 1
+        end = tokens[i + n - 1].end
         mention = NumberMention(
-            1.0, "", ("amount",), tok.start, tok.end, "one of", direction="decrease", derived=True
+            1.0, "", ("amount",), tok.start, end, "one of", direction="decrease", derived=True
         )
-        return mention, 1
+        return mention, n
     # "a fourth CT scanner", "open a fifth bench": that many
     after2 = tokens[i + 2] if i + 2 < len(tokens) else None
     if (
