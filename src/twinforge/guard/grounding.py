@@ -285,6 +285,11 @@ def _span_at(
 ) -> tuple[int, set[str], str] | None:
     """The longest span from token ``i`` whose words all fit one or more nodes."""
     cands, how = _candidates(stems[i], tokens[i], lex, first=True)
+    if not cands and stems[i] in lex.by_mark and i + 1 < len(tokens) and i + 1 not in taken:
+        # a short mark may lead when the next word agrees: "CT scanners", "zone B" read backwards
+        nxt, _ = _candidates(stems[i + 1], tokens[i + 1], lex, first=False)
+        if set(lex.by_mark[stems[i]]) & nxt:
+            cands, how = set(lex.by_mark[stems[i]]), "mark"
     if not cands:
         return None
     strengths = {how}

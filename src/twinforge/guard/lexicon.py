@@ -598,8 +598,11 @@ class Lexicon:
                         continue
                     nw.surface.add(american(t.text))
                     nw.surface.add(_singular(american(t.text)))
-                    if len(w) <= 2 or t.kind == "number" or w.isdigit():
+                    code = bool(re.fullmatch(r"[a-z]+\d+[a-z]?|\d+[a-z]+", w))  # "M1", "P7", "2B": a name
+                    if (len(w) <= 2 and not code) or t.kind == "number" or w.isdigit():
                         nw.marks.add(w)
+                    elif code:
+                        nw.name.add(w)
                     elif (
                         w in STOPWORDS
                         or w in self.kind_words

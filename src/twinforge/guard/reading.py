@@ -726,6 +726,8 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
         return 0.5  # "order volume up 30%"
     if PACE.get(target_kind) == name and _rate_words(cl):
         return 0.5  # "the filler's output falls by 20%": its pace
+    if target_kind == "source" and name == "interarrival_time":
+        return 0.5  # "island A 20% busier", "transfer bags double": what a source changes is its flow
     if COUNT_PARAMETER.get(target_kind) == name and _count_before(cl):
         return 0.5  # "120 pack-lane chutes": a count of the thing named
     cat = pdef.unit_for(ctx.twin.currency)
@@ -834,7 +836,8 @@ def _param_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
                 # scale by a factor
                 if "factor" in n.roles and n.value > 0:
                     factor = n.value
-                    if cl.pace and _is_time(pdef, ctx.twin.currency) and not _said_of_time(cl):
+                    paced = cl.pace or (kind_of == "source" and name == "interarrival_time")
+                    if paced and _is_time(pdef, ctx.twin.currency) and not _said_of_time(cl):
                         factor = 1.0 / factor  # "twice as fast": the time halves
                     change = {"op": "scale", **common, "factor": factor}
                     d = _Draft([change], numbers={i}, mentions=set(base.mentions), products=bool(product))
@@ -905,7 +908,7 @@ def _direction_for(cl: Clause, n: NumberMention, name: str, pdef: Any, ctx: _Ctx
     d = n.direction or cl.direction
     if d not in ("increase", "decrease"):
         return None
-    if _is_time(pdef, ctx.twin.currency) and _rate_words(cl) and not _said_of_time(cl):
+    if _is_time(pdef, ctx.twin.currency) and (_rate_words(cl) or kind == "source") and not _said_of_time(cl):
         return "faster" if d == "increase" else "slower"  # "order volume up 30%": the time between shrinks
     return d
 
@@ -968,6 +971,8 @@ def _removal_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
         "pump",
         "valve",
         "tank",
+        "source",
+        "sink",
     }
     for slot in _distinct(_entity_slots(cl, ctx.twin, kinds)):
         d = _Draft(
@@ -1143,9 +1148,9 @@ def _demand_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
 
 
 def _arrival_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
-    if ctx.engine != "simulate" or "arrivals" not in cl.ops:
-        return []
     sources = _distinct(_entity_slots(cl, ctx.twin, {"source"}))
+    if ctx.engine != "simulate" or ("arrivals" not in cl.ops and not sources):
+        return []
     implied = False
     if not sources:
         ids = [n.id for n in ctx.twin.nodes if n.kind == "source"]
@@ -1183,6 +1188,17 @@ _BUILDERS = (
 )
 
 
+_WHERE = re.compile(
+    r"\b(before|after|behind|ahead of|in front of|upstream of|downstream of|next to|near|beside|into|feeding|past|beyond)\s+(the\s+)?$"
+)
+
+
+def _locative(m: Mention, cl: Clause) -> bool:
+    """A name said as a place relative to another thing ("the queue before the sorter")."""
+    before = cl.text[: max(0, m.start - cl.start)]
+    return bool(_WHERE.search(before)) and any(x.start < m.start for x in cl.entities if x is not m)
+
+
 def _strong(m: Mention, cl: Clause | None = None, question: str = "") -> bool:
     """A mention the plan must use: a group, an id, a relation, or a name that is not just one
     ordinary lowercase English word ("low fill" is not the buffer named "fill")."""
@@ -1214,6 +1230,8 @@ def _complete(d: _Draft, cl: Clause, twin: TwinSpec, problems: list[Refusal]) ->
             continue
         if any(set(m.ids) & set(x.anchors) and (set(x.ids) & d.ids) for x in cl.entities):
             continue  # "the table behind the filler": the filler only says which table
+        if _locative(m, cl) and d.ids:
+            continue  # "the queue before the sorter", "at M1": where, not what changes
         obs = _observed(twin, m.ids[0]) if len(m.ids) == 1 else None
         if obs is not None and obs[0] in d.ids:
             continue
@@ -1290,6 +1308,8 @@ def _distributed(drafts: list[_Draft], cl: Clause, ctx: _Ctx) -> list[_Draft]:
 def _what_if(clauses: list[Clause], ctx: _Ctx, problems: list[Refusal]) -> list[Candidate]:
     per_clause = []
     for cl in clauses:
+        if len(clauses) > 1 and not cl.numbers and not cl.entities and not cl.lanes:
+            continue  # "the canteen is shut all week, anyway - ...": nothing of the twin to change
         drafts = _clause_changes(cl, ctx, problems)
         if not drafts:
             return []

@@ -70,6 +70,12 @@ OP_WORDS: dict[str, tuple[str, ...]] = {
         "faulty",
         "malfunction",
         "get going again",
+        "go dark",
+        "dark",
+        "out of order",
+        "out of commission",
+        "knocked out",
+        "lose power",
         "lose",
         "losing",
         "without",
@@ -284,6 +290,11 @@ QUANTITY_WORDS: dict[str, tuple[str, ...]] = {
     ),
     "servers": (
         "server",
+        "handler",
+        "loader",
+        "operative",
+        "driver",
+        "technician",
         "in parallel",
         "side by side",
         "worker",
@@ -512,10 +523,12 @@ QUANTITY_HINTS: dict[str, tuple[str, ...]] = {
         "per order",
         "per unit",
         "second",
+        "cycle",
+        "each",
     ),
     "servers": ("another", "second", "extra", "additional", "parallel", "station", "room"),
     "mtbf": ("fail", "failure", "break down", "breakdown", "how often", "often", "reliable"),
-    "mcbf": ("cycle", "fail every"),
+    "mcbf": ("fail every",),
     "interarrival_time": ("arrive", "arrival", "every", "drop", "come in"),
     "opening": ("close", "set", "sit", "stick"),
     "flow_rate": ("deliver", "throughput", "rate"),
@@ -634,4 +647,6 @@ def plan_forms(question: str, has_changes: bool) -> list[str]:
         return ["why"]
     if _STATUS.search(q) and not has_changes and not _WHAT_IF.search(q):
         return ["status"]
+    if _WHAT_IF.search(q) or _IMPERATIVE.search(q):
+        return ["what_if", "compare"]  # a hypothetical never falls back to a lookup
     return ["what_if", "compare", "status"]
