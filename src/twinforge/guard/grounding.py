@@ -111,12 +111,15 @@ def find_mentions(
             if i + width > len(tokens):
                 continue
             span = tokens[i : i + width]
-            if any(x.kind not in ("word", "number") for x in span):
+            if any(x.kind not in ("word", "number") for x in span) and not (
+                width == 3 and span[1].text == "-" and span[1].start == span[0].end
+            ):
                 continue
             forms = {
                 " ".join(x.text for x in span),
                 "".join(x.text for x in span),
                 "_".join(x.text for x in span),
+                "".join(x.text for x in span).replace("-", ""),
             }
             hit = next((lex.by_id[f] for f in forms if f in lex.by_id), None)
             if hit is not None:
@@ -262,6 +265,9 @@ def _candidates(s: str, t: Token, lex: Lexicon, first: bool) -> tuple[set[str], 
             size = {n: len(lex.nodes[n].name) + len(lex.nodes[n].weak) for n in names}
             return {n for n in names if size[n] == min(size.values())}, "name"
         exact = {n for n in names if lex.surface_match(t.text, n)}
+        named = {n for n in exact if lex.in_name(t.text, n)}
+        if named and len(named) < len(exact):
+            exact = named  # "Opole" the works (in its name) over the quarry Q_opole (in its id only)
         if exact:
             return exact, "name"
         if t.text in lex.cues:

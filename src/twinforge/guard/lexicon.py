@@ -504,6 +504,11 @@ class Lexicon:
 
     # -- building ---------------------------------------------------------------------------
     @cached_property
+    def _twin_words(self) -> set[str]:
+        """Words of the twin's own name: its domain, not any one node ("cement", "dairy")."""
+        return {stem(w) for w in re.split(r"[\W_]+", self.twin.name.lower()) if len(w) >= 4}
+
+    @cached_property
     def _product_stems(self) -> set[str]:
         return {stem(w) for p in self.twin.products for w in re.split(r"[_\s]+", p.lower())}
 
@@ -523,6 +528,9 @@ class Lexicon:
             for w in self._words(node.description or ""):
                 counts[w].add(node.id)
         cues = {stem(w) for ws in _op_words().values() for w in ws}
+        from twinforge.guard.vocabulary import QUANTITY_WORDS
+
+        cues |= {stem(w) for ws in QUANTITY_WORDS.values() for p in ws for w in p.split()}
         for w, ids in counts.items():
             if len(ids) <= 2 and w not in self.kind_words and len(w) >= 3 and w not in cues:
                 for nid in ids:
@@ -579,6 +587,10 @@ class Lexicon:
         nw = NodeWords(node.id, node.kind)
         nid = node.id.lower()
         nw.ids = {nid, nid.replace("_", " "), nid.replace("_", "").replace("-", ""), nid.replace("-", " ")}
+        # equipment codes in names ("Duty pump P-201", "FCV-202") name the node like an id
+        for code in re.findall(r"\b[A-Za-z]{1,4}-?\d{1,4}[A-Za-z]?\b", node.name or ""):
+            c = code.lower()
+            nw.ids |= {c, c.replace("-", ""), c.replace("-", " "), c.replace("-", "_")}
         texts = [node.id]
         if node.name:
             texts.append(node.name)
@@ -603,6 +615,8 @@ class Lexicon:
                         nw.marks.add(w)
                     elif code:
                         nw.name.add(w)
+                    elif w in self._twin_words and text == node.name:
+                        nw.weak.add(w)  # "cement" in a cement network's names says nothing
                     elif (
                         w in STOPWORDS
                         or w in self.kind_words
@@ -667,6 +681,16 @@ class Lexicon:
         from twinforge.guard import quantities as q
 
         return set(q.UP) | set(q.DOWN) | set(q.FASTER) | set(q.SLOWER) | set(q._FACTORS) | set(q.TIME_UNITS)
+
+    def in_name(self, word: str, node: str) -> bool:
+        """Whether ``word`` is in the node's ``name:`` (not only in its id)."""
+        name = self.twin.node(node).name if self.twin.has_node(node) else None
+        if not name:
+            return False
+        forms = {american(t.text) for t in tokenize(normalise(name))} | {
+            american(t.text) for t in tokenize(german_fold(name))
+        }
+        return _surface_in(word, forms | {_singular(f) for f in forms})
 
     def surface_match(self, word: str, node: str) -> bool:
         """Whether ``word`` is one of the node's name words as written (plural and British

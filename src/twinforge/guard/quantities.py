@@ -79,6 +79,9 @@ COUNT_WORDS = {
     "keg",
     "ton",
     "tonne",
+    "tonnes",
+    "tons",
+    "t",
 }
 CURRENCY_WORDS = {
     "eur": "EUR",
@@ -392,7 +395,24 @@ DOWN = {
     "weaker",
     "lighter",
     "remove",
-    "scrap",
+    "savings",
+    "saving",
+    "save",
+}
+# nouns a number counts in a question rather than quantifies in the twin ("two things at once")
+_COUNTED = {
+    "thing",
+    "things",
+    "option",
+    "options",
+    "idea",
+    "ideas",
+    "question",
+    "questions",
+    "change",
+    "changes",
+    "step",
+    "steps",
 }
 FASTER = {"faster", "quicker", "speedier", "accelerate"}
 SLOWER = {"slower", "slow", "sluggish"}
@@ -719,8 +739,12 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
     if tok.kind == "number" and nxt in ("times", "x", "fold"):
         v = float(tok.text)
         return NumberMention(v, "", ("factor",), tok.start, tokens[i + 1].end, f"{tok.text} {nxt}"), 2
-    if tok.kind == "word" and re.fullmatch(r"\d+(?:\.\d+)?x", low):
-        return NumberMention(float(low[:-1]), "", ("factor",), tok.start, tok.end, low), 1
+    if tok.kind == "word" and re.fullmatch(r"\d+(?:\.\d+)?x|x\d+(?:\.\d+)?", low):
+        return NumberMention(float(low.strip("x")), "", ("factor",), tok.start, tok.end, low), 1
+    # midnight, noon: times of day
+    if low in ("midnight", "noon", "midday") and prev in ("at", "from", "since", "until"):
+        clock = 0.0 if low == "midnight" else 12.0
+        return NumberMention(clock, "h", ("clock",), tok.start, tok.end, low, clock=clock, derived=True), 1
 
     # clock times: 06:30, 6am, 10 pm
     if tok.kind == "clock":
@@ -897,6 +921,8 @@ def _denominator(tokens: list[Token], j: int) -> tuple[str, int]:
     w = tokens[j + 1].text
     if w in TIME_UNITS:
         return TIME_UNITS[w], j + 2
+    if w == "d" and tokens[j].text == "/":
+        return "day", j + 2
     if _count(w):
         return "item", j + 2
     if w in ("kwh", "mwh"):
@@ -985,7 +1011,7 @@ def _unit_context(tokens: list[Token], j: int) -> bool:
 def clock_reference(found: list[NumberMention], tokens: list[Token]) -> None:
     """Clock times become start times relative to the run's start when the question gives it
     ("we start at 06:00", "shift starts at 6am"); a bare "at 10" after one is a clock time too."""
-    clocks = [m for m in found if m.clock is not None]
+    clocks = [m for m in found if m.clock is not None or m.roles == ("clock",)]
     if not clocks:
         return
     text = " ".join(t.text for t in tokens)
@@ -1070,7 +1096,11 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
         "instead of" in joined
         or "rather than" in joined
         or (prev in ("than", "from") and _later_to(text, m.end))
+        or (prev == "not" and left[-2:-1] == [","])  # "... 40 minutes, not 25"
     )
+    if nxt in _COUNTED:
+        m.roles = ("old",)  # "two things together": a count of what is asked, not a value
+        return
     if old or (prev == "of" and prev2 in ("every",) and "instead" in left):
         m.roles = ("old",)
         return
@@ -1102,7 +1132,12 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
             m.roles = ("value", "percent")
         return
     if m.is_time:
-        if prev in _BEFORE_START or nxt in _AFTER_START or (prev == "at" and nxt in ("mark", "into", "in")):
+        in_average = nxt == "in" and nxt2 in ("average", "total", "all", "a", "the")
+        if (
+            prev in _BEFORE_START
+            or (nxt in _AFTER_START and not in_average)
+            or (prev == "at" and nxt in ("mark", "into", "in"))
+        ):
             m.roles = ("start",)
         elif nxt in (
             "more",
