@@ -1185,8 +1185,8 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
             m.roles = ("amount", "duration")
             if nxt in ("later",):
                 m.roles = ("start",)
-        elif prev in _BEFORE_VALUE or prev in _VALUE_VERBS:
-            m.roles = ("value", "duration")
+        elif prev in _BEFORE_VALUE or prev in _VALUE_VERBS or in_average or "average" in left[-4:]:
+            m.roles = ("value", "duration")  # "we wait 40 minutes in average": a mean, not one event
         else:
             m.roles = ("duration", "value", "start")
         return

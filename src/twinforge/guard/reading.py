@@ -72,6 +72,8 @@ PACE = {
 }
 #: the parameter a count of a node's own things sets ("120 chutes", "6 pack benches")
 COUNT_PARAMETER = {"buffer": "capacity", "station": "servers", "conveyor": "capacity"}
+#: what a store's size is ("double the accumulation table", "halve the tank")
+SIZE_PARAMETER = {"buffer": "capacity", "tank": "capacity", "warehouse": "capacity"}
 #: parameters that are a rate or a speed ("faster" multiplies them)
 RATE_PARAMETERS = {"speed", "flow_rate", "outflow_rate"}
 #: words for a rate: "X% more of a rate" on a quantity measured as a time means the time shrinks
@@ -359,12 +361,18 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
     toks = [t for t in tokenize(text) if start <= t.start < end]
     cl.stems = [stem(t.text) for t in toks]
     words = [t.text for t in toks]
-    for op, cues in OP_WORDS.items():
-        if find_phrases(cl.stems, cues):
-            cl.ops.add(op)
     extra = _twin_vocabulary(reading.twin)
-    names = [(m.start, m.end) for m in cl.entities if m.how in ("id", "name")]
-    outside = [not any(a <= t.start < b for a, b in names) for t in toks]
+    names = [(m.start, m.end) for m in cl.entities if m.how in ("id", "name", "kind")]
+    # words inside a name ("out conveyor") and the asker's own wants ("I need a straight answer")
+    # are not cues
+    outside = [
+        not any(a <= t.start < b for a, b in names)
+        and not (k > 0 and words[k - 1] in _ASKER and words[k] in _ASKER_VERBS)
+        for k, t in enumerate(toks)
+    ]
+    for op, cues in OP_WORDS.items():
+        if find_phrases([s if ok else "\0" for s, ok in zip(cl.stems, outside, strict=True)], cues):
+            cl.ops.add(op)
     lights = [light(w) if ok else "\0" for w, ok in zip(words, outside, strict=True)]
     stems_out = [s if ok else "\0" for s, ok in zip(cl.stems, outside, strict=True)]
     named: dict[str, list[tuple[int, int]]] = {}
@@ -410,7 +418,7 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
         elif d and cl.direction is None:
             cl.direction = d
     joined = " ".join(words)
-    if re.search(r"\b(speed(s|ing)? up|step up|quicken)\b", joined):
+    if _SPED_UP.search(joined):
         cl.pace = cl.pace or "faster"
     if re.search(r"\b(slow(s|ed|ing)? (it |them )?down)\b", joined):
         cl.pace = cl.pace or "slower"
@@ -444,6 +452,16 @@ def _evidence(cl: Clause) -> bool:
     return bool(cl.numbers or cl.ops - {"demand", "arrivals"} or cl.pace)
 
 
+_ASKER = {"i", "we", "i'd", "we'd", "you"}
+_ASKER_VERBS = {"need", "want", "wanted", "needed"}
+_SPED_UP = re.compile(r"\b((speed(s|ing)?|sped)( \w+){0,2} up|step up|quicken)\b")
+
+
+def _chatter(cl: Clause) -> bool:
+    """A sentence with nothing of the twin in it: no number, no part, no lane, no change."""
+    return not (cl.numbers or cl.lanes or cl.ops or cl.pace or [m for m in cl.entities if m.how != "pronoun"])
+
+
 def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list[Clause]:
     """A stretch of the question as clauses of one change each (split only where both parts
     carry a change of their own)."""
@@ -462,6 +480,9 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
             re.search(r"[.;?!]\s*$", gap + " ") or (gap.strip() == "," and _QUESTION_WORD.match(cl.text))
         )
         own_subject = bool(cl.entities or cl.lanes) or sentence
+        if sentence and _chatter(merged[-1]):
+            merged[-1] = cl  # "Morning all, hope the weekend treated you well. ...": small talk
+            continue
         if (
             sentence
             and not cl.numbers
@@ -553,6 +574,7 @@ def _option_end(text: str, after: int) -> int:
 def _fill(side: list[Clause], other: list[Clause], pre: Clause | None) -> None:
     """Parts an option leaves out, from the other option or from what precedes both."""
     cl, ref = side[0], other[0]
+    own_quantities = bool(cl.quantities)
     sources = [x for x in (pre, ref) if x is not None]
     for src in sources:
         if (not cl.entities and not cl.lanes and (src.entities or src.lanes) and src is not ref) or (
@@ -574,8 +596,8 @@ def _fill(side: list[Clause], other: list[Clause], pre: Clause | None) -> None:
             cl.ops = set(src.ops)
         if cl.direction is None:
             cl.direction = src.direction
-        if cl.pace is None:
-            cl.pace = src.pace
+        if cl.pace is None and not own_quantities:
+            cl.pace = src.pace  # "A 10% faster or B 20%?"; not "one more head or B 10% faster"
         if not cl.products and src.products and src is pre:
             cl.products = list(src.products)
 
@@ -730,6 +752,8 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
         return 0.5  # "island A 20% busier", "transfer bags double": what a source changes is its flow
     if COUNT_PARAMETER.get(target_kind) == name and _count_before(cl):
         return 0.5  # "120 pack-lane chutes": a count of the thing named
+    if SIZE_PARAMETER.get(target_kind) == name and any("factor" in n.roles for n in cl.numbers):
+        return 1.0  # "double the accumulation table": a store doubled is its size doubled
     cat = pdef.unit_for(ctx.twin.currency)
     for n in cl.numbers:
         if (
@@ -899,7 +923,7 @@ def _said_of_time(cl: Clause) -> bool:
 
 def _direction_for(cl: Clause, n: NumberMention, name: str, pdef: Any, ctx: _Ctx, kind: str) -> str | None:
     """increase / decrease / faster / slower for a percentage change of ``name``."""
-    pace = cl.pace if n.direction not in ("increase", "decrease") else None
+    pace = cl.pace if n.direction not in ("increase", "decrease") or _SPED_UP.search(cl.text) else None
     if n.direction in ("faster", "slower"):
         pace = n.direction
     if pace:
@@ -1214,10 +1238,15 @@ def _strong(m: Mention, cl: Clause | None = None, question: str = "") -> bool:
     return True
 
 
+def _restated(a: NumberMention, b: NumberMention) -> bool:
+    """The same number said twice ("a second packing head, basically two packers")."""
+    return a.value == b.value and a.unit == b.unit and a is not b
+
+
 def _complete(d: _Draft, cl: Clause, twin: TwinSpec, problems: list[Refusal]) -> bool:
     """Every number and every part of the twin the clause names is used."""
-    for i, _n in enumerate(cl.numbers):
-        if i not in d.numbers:
+    for i, n in enumerate(cl.numbers):
+        if i not in d.numbers and not any(_restated(n, cl.numbers[j]) for j in d.numbers):
             return False
     for k, m in enumerate(cl.entities):
         if "entities" in cl.inherited or not _strong(m, cl):

@@ -546,7 +546,7 @@ QUANTITY_HINTS: dict[str, tuple[str, ...]] = {
         "cycle",
         "each",
     ),
-    "servers": ("another", "second", "extra", "additional", "parallel", "station", "room"),
+    "servers": ("another", "second", "extra", "additional", "parallel", "station", "room", "head"),
     "mtbf": ("fail", "failure", "break down", "breakdown", "how often", "often", "reliable"),
     "mcbf": ("fail every",),
     "interarrival_time": ("arrive", "arrival", "every", "drop", "come in"),
