@@ -464,6 +464,24 @@ _GENERAL = (
 )
 
 
+#: words in a name that relate the node to another one ("valve of P-201", "sensor on P-203")
+_RELATING = {
+    "of",
+    "on",
+    "for",
+    "to",
+    "from",
+    "at",
+    "in",
+    "near",
+    "after",
+    "before",
+    "behind",
+    "feeding",
+    "serving",
+}
+
+
 @dataclass
 class NodeWords:
     """The words that can refer to one node."""
@@ -587,9 +605,13 @@ class Lexicon:
         nw = NodeWords(node.id, node.kind)
         nid = node.id.lower()
         nw.ids = {nid, nid.replace("_", " "), nid.replace("_", "").replace("-", ""), nid.replace("-", " ")}
-        # equipment codes in names ("Duty pump P-201", "FCV-202") name the node like an id
-        for code in re.findall(r"\b[A-Za-z]{1,4}-?\d{1,4}[A-Za-z]?\b", node.name or ""):
-            c = code.lower()
+        # equipment codes in names ("Duty pump P-201", "FCV-202") name the node like an id; a code
+        # after "of", "on" ... names another node ("discharge control valve of P-201")
+        for m in re.finditer(r"\b[A-Za-z]{1,4}-?\d{1,4}[A-Za-z]?\b", node.name or ""):
+            before = (node.name or "")[: m.start()].split()
+            if before and before[-1].lower() in _RELATING:
+                continue
+            c = m.group(0).lower()
             nw.ids |= {c, c.replace("-", ""), c.replace("-", " "), c.replace("-", "_")}
         texts = [node.id]
         if node.name:

@@ -399,6 +399,21 @@ DOWN = {
     "saving",
     "save",
 }
+#: nouns of a change: "savings of", "an increase of"
+_CHANGE_NOUNS = {
+    "savings": "decrease",
+    "saving": "decrease",
+    "cut": "decrease",
+    "cuts": "decrease",
+    "reduction": "decrease",
+    "drop": "decrease",
+    "decrease": "decrease",
+    "fall": "decrease",
+    "increase": "increase",
+    "rise": "increase",
+    "hike": "increase",
+    "uplift": "increase",
+}
 # nouns a number counts in a question rather than quantifies in the twin ("two things at once")
 _COUNTED = {
     "thing",
@@ -707,11 +722,15 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
     verb = next(
         (
             t.text
-            for t in reversed(tokens[max(0, i - 3) : i])
+            for t in reversed(tokens[max(0, i - 5) : i])
             if t.text in ("shut", "close", "closed", "open", "opened")
         ),
         None,
     )
+    if low in ("wide", "fully", "full", "completely") and nxt in ("open", "opened", "closed", "shut"):
+        value = 0.0 if nxt.startswith(("shut", "clos")) else 1.0  # "goes wide open"
+        end = tokens[i + 1].end
+        return NumberMention(value, "", ("value",), tok.start, end, f"{low} {nxt}", derived=True), 2
     if low in ("completely", "fully", "entirely", "wide", "right") and verb is not None:
         value = 0.0 if verb.startswith(("shut", "clos")) else 1.0
         prev = verb
@@ -1076,6 +1095,8 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
         core[-1] in _HEDGES or (core[-1] == "more" and len(core) < len(left) and left[len(core)] == "like")
     ):
         core.pop()
+    if m.unit and core and core[-1] in CURRENCY_WORDS:
+        core.pop()  # "savings of $5,000" reads "savings of usd 5000"
     prev = core[-1] if core else ""
     prev2 = core[-2] if len(core) > 1 else ""
     lead = left[-3:]
@@ -1100,6 +1121,13 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
     )
     if nxt in _COUNTED:
         m.roles = ("old",)  # "two things together": a count of what is asked, not a value
+        return
+    if prev in ("all", "these", "those") and not m.unit and any(w.endswith("s") for w in right[:3]):
+        m.roles = ("reference",)  # "all three big pumps": which ones, not a value
+        return
+    if prev == "of" and prev2 in _CHANGE_NOUNS:
+        m.roles = ("amount",)  # "savings of $5,000 a day", "an increase of 10 pallets"
+        m.direction = _CHANGE_NOUNS[prev2]
         return
     if old or (prev == "of" and prev2 in ("every",) and "instead" in left):
         m.roles = ("old",)

@@ -345,7 +345,7 @@ def refusal_of(question: str, twin: TwinSpec, lex: Lexicon) -> Refusal | None:
 _SIDE_SPLIT = re.compile(r"\s(?:or|versus|vs\.?|against|compared (?:with|to)|rather than|or else)\s")
 _SIDE_SPLIT_AFTER_COMPARE = re.compile(r"\s(?:or|versus|vs\.?|against|with|and|to)\s")
 _CLAUSE_SPLIT = re.compile(
-    r"\s*(?:;|\.\s|,?\s+and\s+(?:at the same time\s+)?|,?\s+while\s+|,?\s+plus\s+|,?\s+as well as\s+|,\s+also\s+|\s+and also\s+|,\s*then\s+|,\s*(?=(?:what|how|does|do|is|can|will|would|could)\b))\s*"
+    r"\s*(?:;|\.\s|,?\s+and\s+(?:at the same time\s+)?|,?\s+while\s+|,?\s+plus\s+|,?\s+as well as\s+|,\s+also\s+|\s+and also\s+|,\s*then\s+|,\s*(?=(?:what|how|does|do|is|can|will|would|could)\b)|\?\s+|!\s+|\s+[-\u2013\u2014]\s+(?=(?:what|how|does|do|is|can|will|would|could|which|where|when|any)\b))\s*"
 )
 
 
@@ -477,7 +477,7 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
     for cl in clauses:
         gap = text[merged[-1].end : cl.start] if merged else ""
         sentence = merged and (
-            re.search(r"[.;?!]\s*$", gap + " ") or (gap.strip() == "," and _QUESTION_WORD.match(cl.text))
+            re.search(r"[.;?!]\s*$", gap + " ") or (gap.strip() in (",", "-", "\u2013", "\u2014") and _QUESTION_WORD.match(cl.text))
         )
         own_subject = bool(cl.entities or cl.lanes) or sentence
         if sentence and _chatter(merged[-1]):
@@ -1280,7 +1280,16 @@ def _clause_changes(cl: Clause, ctx: _Ctx, problems: list[Refusal]) -> list[_Dra
     for d in complete:
         if cl.products and not d.products:
             d.cost += 1.0
+        for lane in cl.lanes:
+            if set(lane.lane or ()) & d.ids and not _on_lane(d, lane):
+                d.cost += 1.5  # "losing the Opole-Wroclaw lane" is the lane, not the works at one end
     return complete
+
+
+def _on_lane(d: _Draft, lane: Mention) -> bool:
+    return any(
+        c.get("target") == lane.ids[0] or (c.get("source"), c.get("target")) == lane.lane for c in d.changes
+    )
 
 
 def _listed(cl: Clause) -> list[int]:
@@ -1460,7 +1469,7 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
     reading.mentions = find_mentions(question, twin, lex, skip=unit_spans)
     # a number inside a name ("valve 1", "supplier 2") is not a value
     inside = [(m.start, m.end) for m in reading.mentions.entities if m.how in ("id", "name")]
-    reading.numbers = [n for n in numbers if not any(a <= n.start and n.end <= b for a, b in inside)]
+    reading.numbers = [n for n in numbers if not any(a <= n.start < b for a, b in inside)]
     usable = [n for n in reading.numbers if not set(n.roles) & {"old", "reference"}]
     ctx = _Ctx(twin, engine or engine_of(twin), lex)
     unknown = unknown_names(reading, ctx, strict=True)

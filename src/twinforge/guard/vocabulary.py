@@ -92,7 +92,6 @@ OP_WORDS: dict[str, tuple[str, ...]] = {
         "closure",
         "shut",
         "shutdown",
-        "gone",
         "go away",
         "can't",
         "cannot",
