@@ -179,6 +179,8 @@ def find_mentions(
         if m.resolved or m.group:
             continue
         resolved = _relation(m, mentions, tokens, token_at, graph)
+        if resolved is None:
+            resolved = _possessive(k, mentions, text, graph)
         if resolved is not None:
             mentions[k] = resolved
     # 5. descriptions tell candidates apart: "the suction-side valve"
@@ -276,6 +278,11 @@ def _candidates(s: str, t: Token, lex: Lexicon, first: bool) -> tuple[set[str], 
     kinds = lex.kind_words.get(s)
     if kinds:
         ids = lex.nodes_of_kind(kinds) | lex.by_weak.get(s, set())
+        named = (
+            {n for n in ids if lex.in_name(t.text, n)} if s == t.text or not t.text.endswith("s") else set()
+        )
+        if named:
+            ids = named  # "the basin" is the one called a basin, not every tank
         return ids, ("kind" if lex.kind_match(t.text) else "stem")
     if s in lex.by_weak:
         return set(lex.by_weak[s]), "weak"
@@ -400,6 +407,32 @@ def _relation(
     hits = _nearest(graph, anchor.id, set(m.ids), direction)
     if len(hits) == 1:
         return replace(m, ids=(hits[0],), how="relation", anchors=(anchor.id,))
+    return None
+
+
+def _possessive(k: int, mentions: list[Mention], text: str, graph: nx.DiGraph) -> Mention | None:
+    """Resolve an ambiguous mention owned by a resolved one: "the duty pump's discharge valve",
+    "the discharge valve of the duty pump" (the candidate nearest the owner, either way)."""
+    m = mentions[k]
+    owner = None
+    if k > 0 and mentions[k - 1].resolved and text[mentions[k - 1].end : m.start].strip() in ("'s", "s'"):
+        owner = mentions[k - 1]
+    elif (
+        k + 1 < len(mentions)
+        and mentions[k + 1].resolved
+        and text[m.end : mentions[k + 1].start].strip() in ("of", "of the", "on", "on the", "for", "for the")
+    ):
+        owner = mentions[k + 1]
+    if owner is None or owner.id is None or owner.id not in graph:
+        return None
+    dist = nx.single_source_shortest_path_length(graph.to_undirected(as_view=True), owner.id)
+    found = [(dist[c], c) for c in m.ids if c in dist]  # "the pickers of zone A" are zone A's own
+    if not found:
+        return None
+    best = min(d for d, _ in found)
+    hits = [c for d, c in found if d == best]
+    if len(hits) == 1:
+        return replace(m, ids=(hits[0],), how="relation", anchors=(owner.id,))
     return None
 
 

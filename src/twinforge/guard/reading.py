@@ -477,7 +477,8 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
     for cl in clauses:
         gap = text[merged[-1].end : cl.start] if merged else ""
         sentence = merged and (
-            re.search(r"[.;?!]\s*$", gap + " ") or (gap.strip() in (",", "-", "\u2013", "\u2014") and _QUESTION_WORD.match(cl.text))
+            re.search(r"[.;?!]\s*$", gap + " ")
+            or (gap.strip() in (",", "-", "\u2013", "\u2014") and _QUESTION_WORD.match(cl.text))
         )
         own_subject = bool(cl.entities or cl.lanes) or sentence
         if sentence and _chatter(merged[-1]):
@@ -752,8 +753,16 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
         return 0.5  # "island A 20% busier", "transfer bags double": what a source changes is its flow
     if COUNT_PARAMETER.get(target_kind) == name and _count_before(cl):
         return 0.5  # "120 pack-lane chutes": a count of the thing named
-    if SIZE_PARAMETER.get(target_kind) == name and any("factor" in n.roles for n in cl.numbers):
-        return 1.0  # "double the accumulation table": a store doubled is its size doubled
+    if SIZE_PARAMETER.get(target_kind) == name:
+        if any("factor" in n.roles for n in cl.numbers):
+            return 1.0  # "double the accumulation table": a store doubled is its size doubled
+        if any(
+            n.unit not in ("", "%")
+            and _value_unit(n, pdef, ctx.twin.currency)
+            and not re.search(r"\b(at|with)\s*$", cl.text[: max(0, n.start - cl.start)])
+            for n in cl.numbers
+        ):
+            return 1.2  # "if the hot well were 30 m3": a store's volume is its size ("at 3 m3" is a level)
     cat = pdef.unit_for(ctx.twin.currency)
     for n in cl.numbers:
         if (
@@ -1710,10 +1719,23 @@ def unknown_names(reading: Reading, ctx: _Ctx, strict: bool = False) -> list[str
         s = stem(t.text)
         head = s in lex.kind_words and lex.kind_match(t.text)
         demand = bool(_KIND_OR_DEMAND.fullmatch(t.text)) and bool(ctx.twin.products)
+        if demand and i + 3 < len(toks) and toks[i + 1].text in ("for", "of"):
+            # "demand for white cement": a kind of the twin's own goods it does not carry
+            w1, w2 = toks[i + 2].text, toks[i + 3].text
+            if (
+                stem(w2) in lex.by_weak
+                and toks[i + 2].kind == "word"
+                and w1 not in _ENGLISH
+                and w1 not in _NOT_PRODUCTS
+                and not (stem(w1) in lex.by_stem or w1 in lex.by_id or stem(w1) in lex.products)
+            ):
+                out.append(f"{w1} {w2}")
         if not (head or demand):
             continue
         j = i - 1
         name: list[str] = []
+        while j > 0 and toks[j].kind == "word" and stem(toks[j].text) in lex.by_weak and head:
+            j -= 1  # "the Chelm cement plant": the twin's own domain word says nothing of which
         while (
             j >= 0
             and toks[j].kind == "word"

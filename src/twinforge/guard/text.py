@@ -95,7 +95,7 @@ class Token:
 _TOKEN = re.compile(
     r"(?P<clock>\b\d{1,2}:\d{2}\b)"
     r"|(?P<number>(?<![\w.])(?:\d+(?:\.\d+)?|\.\d+)(?=[a-z%/]|\b|\s|$))"
-    r"|(?P<word>[a-z][a-z0-9]*(?:_[a-z0-9]+)*(?:'[a-z]+)?)"
+    r"|(?P<word>[^\W\d_][^\W_]*(?:_[^\W_]+)*(?:'[^\W\d_]+)?)"
     r"|(?P<symbol>->|%|/|\+|-|:|\^|=|<|>|\?|,|;|!|\(|\)|\.)"
 )
 
@@ -123,7 +123,7 @@ _IRREGULAR = {
     "broken": "break",
     "went": "go",
     "goes": "go",
-    "gone": "go",
+    "gone": "gone",  # "S3 gone" is a loss; "goes" is not
     "took": "take",
     "taken": "take",
     "fell": "fall",

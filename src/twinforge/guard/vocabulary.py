@@ -92,6 +92,7 @@ OP_WORDS: dict[str, tuple[str, ...]] = {
         "closure",
         "shut",
         "shutdown",
+        "gone",
         "go away",
         "can't",
         "cannot",
@@ -495,6 +496,7 @@ QUANTITY_VAGUE: dict[str, tuple[str, ...]] = {"level": ("how much", "how many", 
 
 #: words that suggest a quantity without naming it (a verb, an adjective): weaker evidence
 QUANTITY_HINTS: dict[str, tuple[str, ...]] = {
+    "initial_level": ("start", "starts", "begin", "begins"),
     "capacity": (
         "hold",
         "holds",
