@@ -457,6 +457,23 @@ _ASKER_VERBS = {"need", "want", "wanted", "needed"}
 _SPED_UP = re.compile(r"\b((speed(s|ing)?|sped)( \w+){0,2} up|step up|quicken)\b")
 
 
+_HYPOTHETICAL = re.compile(r"\b(if|suppose|assume|assuming|imagine|say|would|could|were|what if|instead)\b")
+_NOW = re.compile(
+    r"\b(is|are|runs|run|does|do|takes|take)\s+((rated|currently|now|running|at|about|around|roughly|"
+    r"typically|usually|normally)\s+)*(at\s+)?(about\s+|around\s+)?\d|\b(today|currently|at the moment|right now)\b"
+)
+
+
+def _states_now(cl: Clause) -> bool:
+    """A clause that says how things are today ("the filler is at about 32 s per case")."""
+    return (
+        bool(cl.numbers)
+        and not _HYPOTHETICAL.search(cl.text)
+        and bool(_NOW.search(cl.text))
+        and not cl.ops & {"outage", "remove"}
+    )
+
+
 def _chatter(cl: Clause) -> bool:
     """A sentence with nothing of the twin in it: no number, no part, no lane, no change."""
     return not (cl.numbers or cl.lanes or cl.ops or cl.pace or [m for m in cl.entities if m.how != "pronoun"])
@@ -496,6 +513,16 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
             merged[-1] = _clause(reading, merged[-1].start, cl.end, lex)
         else:
             merged.append(cl)
+    # "Plant South is rated 500 a day. What if it could do 25 an hour?": today's value, then the change
+    if len(merged) > 1 and any(_HYPOTHETICAL.search(c.text) for c in merged):
+        kept = [c for c in merged if not _states_now(c)]
+        if kept:
+            said = [c for c in merged if c not in kept]
+            for c in kept:
+                lanes = [ln for d in said for ln in d.lanes]
+                if lanes and not c.lanes and all(m.how == "pronoun" for m in c.entities):
+                    c.lanes, c.entities = lanes[:1], []  # "Lane S1 to P2 is 400 a day. If they cap it ..."
+            merged = kept
     # "... tariff going up to 35p a kWh. What does that do to the sorter's running cost?"
     for cl in merged:
         if not cl.entities and not cl.lanes and cl.numbers:
@@ -713,6 +740,8 @@ def _value_unit(n: NumberMention, pdef: Any, currency: str) -> tuple[float, str 
     if u.startswith("/"):
         if cat.endswith(u):
             return n.value, None
+        if cat.startswith("item/") and units.compatible("item" + u, cat):
+            return n.value, "item" + u  # "25 an hour" on a capacity per day
         return None
     if u == "week":
         u, factor = "day", 7.0
@@ -747,8 +776,10 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
         return 1.0 - 0.1 * min(3, max(0, cl.hints.get(name, 1) - 1))  # more hints, better
     if name == "interarrival_time" and "arrivals" in cl.ops and _rate_words(cl):
         return 0.5  # "order volume up 30%"
-    if PACE.get(target_kind) == name and _rate_words(cl):
-        return 0.5  # "the filler's output falls by 20%": its pace
+    if PACE.get(target_kind) == name and (
+        _rate_words(cl) or any(_PER_TIME.fullmatch(n.unit or "") for n in cl.numbers)
+    ):
+        return 0.5  # "the filler's output falls by 20%", "it could only manage 100 an hour": its pace
     if target_kind == "source" and name == "interarrival_time":
         return 0.5  # "island A 20% busier", "transfer bags double": what a source changes is its flow
     if COUNT_PARAMETER.get(target_kind) == name and _count_before(cl):
@@ -856,6 +887,20 @@ def _param_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
                     d.cost = base.cost + rc + (0.5 if (name in setpoints and n.direction) else 0.0)
                     d.ids = set(base.ids)
                     out.append(d)
+                # a pace given as a rate: "if the filler could only manage 100 cases an hour"
+                per = _PER_TIME.fullmatch(n.unit or "")
+                if vu is None and per and PACE.get(kind_of) == name and _is_time(pdef, ctx.twin.currency):
+                    try:
+                        servers = ctx.twin.get(slot.id, "servers") if "servers" in dict(params) else 1.0
+                    except Exception:  # noqa: BLE001 - no readable server count: one
+                        servers = 1.0
+                    if n.value > 0:
+                        seconds = servers * _SECONDS[per.group(1)] / n.value
+                        change = {"op": "set", **common, "value": round(seconds, 6), "unit": "s"}
+                        d = _Draft([change], numbers={i}, mentions=set(base.mentions), products=bool(product))
+                        d.cost = base.cost + 0.5
+                        d.ids = set(base.ids)
+                        out.append(d)
                 # change by a percentage (or faster / slower)
                 rc = _role_cost(n, "percent")
                 if rc is not None and n.unit == "%" and n.value > 0:
@@ -892,6 +937,10 @@ def _param_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
                         d.ids = set(base.ids)
                         out.append(d)
     return out
+
+
+_PER_TIME = re.compile(r"(?:item)?/(s|min|h|day)")
+_SECONDS = {"s": 1.0, "min": 60.0, "h": 3600.0, "day": 86400.0}
 
 
 def _rate_words(cl: Clause) -> bool:
@@ -947,7 +996,8 @@ def _direction_for(cl: Clause, n: NumberMention, name: str, pdef: Any, ctx: _Ctx
 
 
 def _outage_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
-    if "outage" not in cl.ops:
+    closed_for = "remove" in cl.ops and any("duration" in n.roles[:1] and n.is_time for n in cl.numbers)
+    if "outage" not in cl.ops and not closed_for:  # "closed two days for the carnival": a while
         return []
     out = []
     slots = _entity_slots(cl, ctx.twin, set(OUTAGE_TARGET_KINDS))
@@ -1036,7 +1086,8 @@ def _lane_pairs(cl: Clause, ctx: _Ctx) -> list[tuple[str, str, set[int], float]]
 
 
 def _forbid_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
-    if ctx.engine != "optimize" or "forbid" not in cl.ops:
+    closed_lane = bool(cl.lanes) and bool(cl.ops & {"remove", "outage"})  # "S2->P1 shut?"
+    if ctx.engine != "optimize" or not ("forbid" in cl.ops or closed_lane):
         return []
     out = []
     product = cl.products[0] if len(cl.products) == 1 else None
