@@ -1125,6 +1125,10 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
     if prev in ("all", "these", "those") and not m.unit and any(w.endswith("s") for w in right[:3]):
         m.roles = ("reference",)  # "all three big pumps": which ones, not a value
         return
+    if "short" in right[:2] and "of" not in right[:3]:
+        m.roles = ("amount",)  # "we're one loader short": one fewer
+        m.direction = "decrease"
+        return
     if prev == "of" and prev2 in _CHANGE_NOUNS:
         m.roles = ("amount",)  # "savings of $5,000 a day", "an increase of 10 pallets"
         m.direction = _CHANGE_NOUNS[prev2]

@@ -749,8 +749,8 @@ def _value_unit(n: NumberMention, pdef: Any, currency: str) -> tuple[float, str 
         factor = 1.0
     if units.compatible(u, cat):
         return n.value * factor, u
-    if u == "item" and cat.startswith("item/"):
-        return n.value, None
+    if u == "item" and (cat.startswith("item/") or (pdef.integer and units.compatible(cat, ""))):
+        return n.value, None  # "one loader short": a count of servers
     if u in ("EUR", "GBP", "USD", "CHF", "JPY", "CNY"):
         if u != currency:
             return None
@@ -1283,6 +1283,19 @@ def _locative(m: Mention, cl: Clause) -> bool:
     return bool(_WHERE.search(before)) and any(x.start < m.start for x in cl.entities if x is not m)
 
 
+_ORDINALS = {"second", "third", "fourth", "fifth", "2nd", "3rd", "4th", "5th"}
+
+
+def _part_of(m: Mention, cl: Clause, d: _Draft) -> bool:
+    """``m`` is said as part of a thing the draft changes ("the silos at the Warsaw terminal")."""
+    after = cl.text[max(0, m.end - cl.start) :]
+    hit = re.match(r"\s*(at|in|of|on)\s+(the\s+)?", after)
+    if not hit:
+        return False
+    nxt = next((x for x in cl.entities if x.start >= m.end), None)
+    return nxt is not None and nxt.start - m.end <= hit.end() + 1 and bool(set(nxt.ids) & d.ids)
+
+
 def _strong(m: Mention, cl: Clause | None = None, question: str = "") -> bool:
     """A mention the plan must use: a group, an id, a relation, or a name that is not just one
     ordinary lowercase English word ("low fill" is not the buffer named "fill")."""
@@ -1306,8 +1319,11 @@ def _restated(a: NumberMention, b: NumberMention) -> bool:
 def _complete(d: _Draft, cl: Clause, twin: TwinSpec, problems: list[Refusal]) -> bool:
     """Every number and every part of the twin the clause names is used."""
     for i, n in enumerate(cl.numbers):
-        if i not in d.numbers and not any(_restated(n, cl.numbers[j]) for j in d.numbers):
-            return False
+        if i in d.numbers or any(_restated(n, cl.numbers[j]) for j in d.numbers):
+            continue
+        if n.text.split()[-1] in _ORDINALS and d.numbers:
+            continue  # "a second packing line ... would add 200 t/d": which line, not a value
+        return False
     for k, m in enumerate(cl.entities):
         if "entities" in cl.inherited or not _strong(m, cl):
             continue
@@ -1321,6 +1337,8 @@ def _complete(d: _Draft, cl: Clause, twin: TwinSpec, problems: list[Refusal]) ->
             continue  # "the table behind the filler": the filler only says which table
         if _locative(m, cl) and d.ids:
             continue  # "the queue before the sorter", "at M1": where, not what changes
+        if _part_of(m, cl, d):
+            continue  # "one of the silos at the Warsaw terminal": a part of what changes
         obs = _observed(twin, m.ids[0]) if len(m.ids) == 1 else None
         if obs is not None and obs[0] in d.ids:
             continue
