@@ -231,7 +231,11 @@ def _merge(mentions: list[Mention], text: str) -> list[Mention]:
             and gap
             not in ("and", "or", "to", "from", "with", "than", "vs", "versus", "of", "in", "at", "on", ",")
         )
-        joinable = out and (m.how == "description") == (out[-1].how == "description")
+        joinable = (
+            out
+            and (m.how == "description") == (out[-1].how == "description")
+            and "pronoun" not in (m.how, out[-1].how)  # "the hypo tank hits its low alarm"
+        )
         if joinable and not m.group and not out[-1].group and (gap == "" or same):
             common = set(out[-1].ids) & set(m.ids)
             if common:

@@ -855,9 +855,10 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
             signed = True  # "+10%": an increase
     else:
         words = _number_words(tokens, i)
+        timed = nxt in TIME_UNITS or (nxt == "-" and i + 2 < len(tokens) and tokens[i + 2].text in TIME_UNITS)
         if words is not None and not (
-            low == "one" and (prev in _NOT_A_NUMBER or nxt in ("of", "another", "way"))
-        ):
+            low == "one" and (prev in _NOT_A_NUMBER or nxt in ("of", "another", "way")) and not timed
+        ):  # "the one to grow" is no number; "the one-hour mark" is
             value, n = words
     if value is None:
         return None, 1

@@ -345,7 +345,7 @@ def refusal_of(question: str, twin: TwinSpec, lex: Lexicon) -> Refusal | None:
 _SIDE_SPLIT = re.compile(r"\s(?:or|versus|vs\.?|against|compared (?:with|to)|rather than|or else)\s")
 _SIDE_SPLIT_AFTER_COMPARE = re.compile(r"\s(?:or|versus|vs\.?|against|with|and|to)\s")
 _CLAUSE_SPLIT = re.compile(
-    r"\s*(?:;|\.\s|,?\s+and\s+(?:at the same time\s+)?|,?\s+while\s+|,?\s+plus\s+|,?\s+as well as\s+|,\s+also\s+|\s+and also\s+|,\s*then\s+|,\s*(?=(?:what|how|does|do|is|can|will|would|could)\b)|\?\s+|!\s+|\s+[-\u2013\u2014]\s+(?=(?:what|how|does|do|is|can|will|would|could|which|where|when|any)\b))\s*"
+    r"\s*(?:;|\.\s|,?\s+and\s+(?:at the same time\s+)?|,?\s+while\s+|,?\s+plus\s+|,?\s+as well as\s+|,\s+also\s+|\s+and also\s+|,\s*then\s+|,\s*(?=(?:what|how|does|do|is|are|can|will|would|could|where|which|when|who|did|should)\b)|\s+[-\u2013\u2014:]\s+|\?\s+|!\s+|\s+[-\u2013\u2014]\s+(?=(?:what|how|does|do|is|can|will|would|could|which|where|when|any)\b))\s*"
 )
 
 
@@ -457,6 +457,8 @@ _ASKER_VERBS = {"need", "want", "wanted", "needed"}
 _SPED_UP = re.compile(r"\b((speed(s|ing)?|sped)( \w+){0,2} up|step up|quicken)\b")
 
 
+_DASHES = ("-", "\u2013", "\u2014", ":")
+_RESULT = re.compile(r"\s*(tell|show|let me know|give me|report|see|check|find out|work out)\b")
 _HYPOTHETICAL = re.compile(r"\b(if|suppose|assume|assuming|imagine|say|would|could|were|what if|instead)\b")
 _NOW = re.compile(
     r"\b(is|are|runs|run|does|do|takes|take)\s+((rated|currently|now|running|at|about|around|roughly|"
@@ -484,32 +486,57 @@ def _split_clauses(reading: Reading, start: int, end: int, lex: Lexicon) -> list
     carry a change of their own)."""
     text = reading.text
     cuts = [start]
+    spans = [(m.start, m.end) for m in reading.mentions.entities + reading.mentions.lanes]
     for m in _CLAUSE_SPLIT.finditer(text, start, end):
+        if any(a < m.start() < b for a, b in spans) or text.count("(", start, m.start()) > text.count(
+            ")", start, m.start()
+        ):
+            continue  # not inside a name, a lane ("Munich - Nuremberg") or brackets ("(P-201, P-202 and P-203)")
         cuts.append(m.start())
         cuts.append(m.end())
     cuts.append(end)
     pieces = [(cuts[i], cuts[i + 1]) for i in range(0, len(cuts), 2)]
     clauses = [_clause(reading, a, b, lex) for a, b in pieces if b > a]
     merged: list[Clause] = []
+    dropping = False
     for cl in clauses:
         gap = text[merged[-1].end : cl.start] if merged else ""
+        new_sentence = bool(re.search(r"[.;?!]\s*$", gap + " "))
+        if dropping and not new_sentence and not _evidence(cl):
+            continue  # the rest of a question about the result ("... where do the basin and hot well ...")
+        dropping = False
         sentence = merged and (
-            re.search(r"[.;?!]\s*$", gap + " ")
-            or (gap.strip() in (",", "-", "\u2013", "\u2014") and _QUESTION_WORD.match(cl.text))
+            new_sentence or (gap.strip() in (",", "-", "\u2013", "\u2014") and _QUESTION_WORD.match(cl.text))
         )
         own_subject = bool(cl.entities or cl.lanes) or sentence
         if sentence and _chatter(merged[-1]):
             merged[-1] = cl  # "Morning all, hope the weekend treated you well. ...": small talk
+            continue
+        dash = bool(merged) and gap.strip() in _DASHES
+        if (
+            dash
+            and not _evidence(merged[-1])
+            and not merged[-1].quantities
+            and not merged[-1].products
+            and _evidence(cl)
+            and [m for m in cl.entities if m.how != "pronoun"]
+        ):
+            merged[-1] = cl  # "Biofilm on the coolers - we want to double the feed rate": why, not what
+            continue
+        if dash and _evidence(cl) and _evidence(merged[-1]) and not _QUESTION_WORD.match(cl.text):
+            merged[-1] = _clause(reading, merged[-1].start, cl.end, lex)  # "X wants a deal - they only ..."
             continue
         if (
             sentence
             and not cl.numbers
             and (_QUESTION_WORD.match(cl.text) or not [m for m in cl.entities if m.how not in ("pronoun",)])
         ):
+            dropping = True
             continue  # "How many cases do we lose?", "Plan without it please.": about the result
         if merged and not (_evidence(cl) and _evidence(merged[-1]) and own_subject):
-            if sentence and not _evidence(cl):
-                continue  # a question about the result ("Is that workable?"): context, not a change
+            if (sentence or _RESULT.match(cl.text)) and not _evidence(cl):
+                dropping = True
+                continue  # a question about the result ("Is that workable?", "tell me when ..."): context
             merged[-1] = _clause(reading, merged[-1].start, cl.end, lex)
         else:
             merged.append(cl)
