@@ -195,7 +195,7 @@ def find_mentions(
         if best > 0 and len(winners) == 1:
             mentions[k] = replace(m, ids=(winners[0],), how="description")
     del index
-    mentions = _merge(mentions, text)
+    mentions = _merge(mentions, text, lex)
     # a description word that fits several nodes says nothing
     mentions = [m for m in mentions if not (m.how == "description" and not m.resolved)]
 
@@ -218,7 +218,7 @@ def find_mentions(
     return out
 
 
-def _merge(mentions: list[Mention], text: str) -> list[Mention]:
+def _merge(mentions: list[Mention], text: str, lex: Lexicon) -> list[Mention]:
     """Adjacent mentions of the same thing become one ("suction-side valve", "pack-lane chutes")."""
     out: list[Mention] = []
     for m in mentions:
@@ -238,11 +238,14 @@ def _merge(mentions: list[Mention], text: str) -> list[Mention]:
         )
         if joinable and not m.group and not out[-1].group and (gap == "" or same):
             common = set(out[-1].ids) & set(m.ids)
+            if not common and " " not in out[-1].text.strip():
+                # "the Schengen make-up carousel": the carousel whose id says Schengen
+                common = {i for i in m.ids if lex.surface_match(out[-1].text.strip(), i)}
             if common:
                 keep = out[-1] if len(out[-1].ids) <= len(m.ids) else m
                 out[-1] = replace(
                     keep,
-                    ids=tuple(i for i in keep.ids if i in common),
+                    ids=tuple(dict.fromkeys(i for i in (*keep.ids, *out[-1].ids, *m.ids) if i in common)),
                     start=out[-1].start,
                     end=m.end,
                     text=text[out[-1].start : m.end],

@@ -621,7 +621,8 @@ class Lexicon:
             texts += [str(a) for a in aliases]
             nw.ids |= {normalise(str(a)) for a in aliases}
         for text in texts:
-            spaced = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", re.sub(r"[_\-]", " ", text.lower()))
+            joined = re.sub(r"\bnon-", "non", text.lower())  # "non-Schengen" is not "Schengen"
+            spaced = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", re.sub(r"[_\-]", " ", joined))
             spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", spaced)
             for variant in {normalise(spaced), german_fold(spaced)}:
                 for t in tokenize(variant):

@@ -631,7 +631,19 @@ def _fill(side: list[Clause], other: list[Clause], pre: Clause | None) -> None:
     cl, ref = side[0], other[0]
     own_quantities = bool(cl.quantities)
     sources = [x for x in (pre, ref) if x is not None]
+    # "which uses less power - A or B": what the question measures (but "where's an extra 100 of
+    # capacity worth more, A or B" says the change up front)
+    asks = pre is not None and bool(_QUESTION_WORD.match(pre.text)) and not pre.numbers
     for src in sources:
+        if src is pre and asks:
+            if not cl.entities and not cl.lanes and (src.entities or src.lanes):
+                cl.entities, cl.lanes = list(src.entities), list(src.lanes)
+                cl.inherited.add("entities")
+            if not cl.products and src.products:
+                cl.products = list(src.products)
+            if not cl.ops and src.ops:
+                cl.ops = set(src.ops)  # "which is cheaper to close, A or B?"
+            continue  # what the question measures, not what changes
         if (not cl.entities and not cl.lanes and (src.entities or src.lanes) and src is not ref) or (
             not cl.entities and not cl.lanes and src is ref and cl.numbers
         ):
@@ -919,7 +931,7 @@ def _param_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
                 if vu is None and per and PACE.get(kind_of) == name and _is_time(pdef, ctx.twin.currency):
                     try:
                         servers = ctx.twin.get(slot.id, "servers") if "servers" in dict(params) else 1.0
-                    except Exception:  # noqa: BLE001 - no readable server count: one
+                    except Exception:
                         servers = 1.0
                     if n.value > 0:
                         seconds = servers * _SECONDS[per.group(1)] / n.value
@@ -1491,9 +1503,16 @@ def _why(reading: Reading, ctx: _Ctx) -> list[Candidate]:
         if not out:
             ents = [m for m in reading.mentions.entities if m.resolved and not m.group]
             edges = {(e.source, e.target) for e in ctx.twin.edges if e.kind == "material"}
+            # "from Opole rather than from Malogoszcz", "and not from the south plant": not the source
+            ents = [
+                m
+                for m in ents
+                if not re.search(r"(rather than|instead of|\bnot)\s+(from\s+)?(the\s+)?$", reading.text[: m.start])
+            ]
             for a, b in itertools.combinations(ents, 2):
                 flow = re.search(
-                    r"\b(ship|send|deliver|supply|supplies|move|route|buy|source|get)", reading.text
+                    r"\b(ship|send|deliver|supply|supplies|move|route|buy|source|get|truck|rail|haul|serve|feed)",
+                    reading.text,
                 )
                 if (a.id, b.id) in edges and flow:
                     out.append(Candidate({"kind": "why", "source": a.id, "target": b.id}, 0.5))

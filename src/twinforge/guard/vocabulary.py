@@ -658,7 +658,8 @@ _WHY = re.compile(
 _COMPARE = re.compile(
     r"\b(which is (worse|better|cheaper|bigger)|what is (worse|better)|what's (worse|better|cheaper)|which (hurts|helps|costs|cuts|gives|saves|is)\b.*\bor\b"
     r"|what hurts more|compare|comparison|versus|vs\.?|or (would|should|is it|does)|is it (better|cheaper|worse)\b.*\bor\b|should (it|we|the)\b.*\bor\b"
-    r"|where (should|would|is)\b.*\bor\b|where's\b.*\bor\b|(better|worse|cheaper|more) .*\bor\b.*\?$)",
+    r"|where (should|would|is)\b.*\bor\b|where's\b.*\bor\b|(better|worse|cheaper|more|less|fewer) .*\bor\b.*\?$"
+    r"|^\s*which\b[^?]*\bor\b)",
     re.I,
 )
 _STATUS = re.compile(
