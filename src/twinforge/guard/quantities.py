@@ -748,6 +748,13 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
     # "half the usual demand", "half as much": a factor
     if low == "half" and nxt in ("the", "of", "as", "our", "its", "their"):
         return NumberMention(0.5, "", ("factor",), tok.start, tok.end, "half", derived=True), 1
+    # full speed, full stroke, full power: all of it
+    if (
+        low == "full"
+        and nxt in ("speed", "stroke", "power", "throttle", "output")
+        and prev in ("at", "to", "on")
+    ):
+        return NumberMention(1.0, "", ("value",), tok.start, tok.end, "full", derived=True), 1
     # half open, half speed, half full: a fraction
     if low == "half" and nxt in ("open", "closed", "shut", "full", "speed", "capacity", "way", "power"):
         return NumberMention(0.5, "", ("value",), tok.start, tok.end, "half", derived=True), 1
@@ -1136,6 +1143,10 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
         return
     if old or (prev == "of" and prev2 in ("every",) and "instead" in left):
         m.roles = ("old",)
+        return
+    said = prev2 if prev == "-" else prev
+    if m.unit == "%" and m.value < 0 and said not in _BEFORE_VALUE:
+        m.value, m.direction, m.roles = -m.value, "decrease", ("percent",)  # "all demand -20%"
         return
     if m.unit == "%":
         if re.match(

@@ -823,6 +823,12 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
         return 0.5  # "island A 20% busier", "transfer bags double": what a source changes is its flow
     if COUNT_PARAMETER.get(target_kind) == name and _count_before(cl):
         return 0.5  # "120 pack-lane chutes": a count of the thing named
+    if (
+        PACE.get(target_kind) == name
+        and _is_time(pdef, ctx.twin.currency)
+        and any(n.is_time and "value" in n.roles for n in cl.numbers)
+    ):
+        return 1.0  # "out conveyor 3 min instead of 90 s": a time on a conveyor is its travel time
     if SIZE_PARAMETER.get(target_kind) == name:
         if any("factor" in n.roles for n in cl.numbers):
             return 1.0  # "double the accumulation table": a store doubled is its size doubled
@@ -1103,7 +1109,41 @@ def _removal_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
             ids={slot.id},
         )
         d.cost = 0.5 if slot.ambiguous else 0.0
+        if ctx.kind(slot.id) == "valve" and _VALVE_MOVE.search(cl.text):
+            d.cost += 1.0  # a valve closed is shut, not taken out
         out.append(d)
+    return out
+
+
+_VALVE_MOVE = re.compile(r"\b(clos(e|es|ed|ing)|shut(s|ting)?|open(s|ed|ing)?)\b")
+
+
+def _valve_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
+    """A valve shut or opened with no value said: opening 0 or 1 ("somebody closes the outlet
+    valve at the one-hour mark")."""
+    moves = {m.group(1)[:4] for m in _VALVE_MOVE.finditer(cl.text)}
+    if len(moves) != 1 or any("start" not in n.roles for n in cl.numbers):
+        return []
+    value = 1.0 if moves == {"open"} else 0.0
+    starts = [(j, n) for j, n in enumerate(cl.numbers) if n.is_time]
+    out = []
+    for slot in _distinct(_entity_slots(cl, ctx.twin, {"valve"})):
+        if "opening" not in dict(ctx.params_of(slot.id)):
+            continue
+        mentions = {slot.mention} if slot.mention is not None else set()
+        if not starts:
+            d = _Draft(
+                [{"op": "set", "target": slot.id, "parameter": "opening", "value": value}], mentions=mentions
+            )
+            d.ids, d.cost = {slot.id}, 0.5
+            out.append(d)
+        elif "opening" in ctx.setpoints(slot.id):
+            for j, n in starts:
+                at, unit = _time_unit(n.unit)
+                sp = {"op": "setpoint", "target": slot.id, "parameter": "opening", "value": value}
+                d = _Draft([sp | {"at": n.value * at, "at_unit": unit}], numbers={j}, mentions=mentions)
+                d.ids, d.cost = {slot.id}, 0.5 + _role_cost(n, "start")
+                out.append(d)
     return out
 
 
@@ -1303,6 +1343,7 @@ _BUILDERS = (
     _param_drafts,
     _outage_drafts,
     _removal_drafts,
+    _valve_drafts,
     _forbid_drafts,
     _only_drafts,
     _exclusive_drafts,
@@ -1507,7 +1548,9 @@ def _why(reading: Reading, ctx: _Ctx) -> list[Candidate]:
             ents = [
                 m
                 for m in ents
-                if not re.search(r"(rather than|instead of|\bnot)\s+(from\s+)?(the\s+)?$", reading.text[: m.start])
+                if not re.search(
+                    r"(rather than|instead of|\bnot)\s+(from\s+)?(the\s+)?$", reading.text[: m.start]
+                )
             ]
             for a, b in itertools.combinations(ents, 2):
                 flow = re.search(

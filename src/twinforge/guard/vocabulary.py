@@ -338,7 +338,7 @@ QUANTITY_WORDS: dict[str, tuple[str, ...]] = {
         "hire",
     ),
     "setup_time": ("setup", "set-up", "set up", "changeover", "change over"),
-    "speed": ("speed", "rpm", "nominal speed", "% speed", "percent speed", "speed setpoint"),
+    "speed": ("speed", "rpm", "nominal speed", "% speed", "percent speed", "speed setpoint", "stroke"),
     "mtbf": ("between failures", "mtbf", "reliability", "time between", "breakdown frequency"),
     "mttr": ("repair", "fix", "mttr", "time to repair", "restore", "get going again", "repair time"),
     "mcbf": ("cycles between", "mcbf", "cycle between"),
@@ -516,6 +516,7 @@ QUANTITY_VAGUE: dict[str, tuple[str, ...]] = {"level": ("how much", "how many", 
 
 #: words that suggest a quantity without naming it (a verb, an adjective): weaker evidence
 QUANTITY_HINTS: dict[str, tuple[str, ...]] = {
+    "speed": ("fast", "running", "run at"),
     "initial_level": ("start", "starts", "begin", "begins"),
     "capacity": (
         "hold",
