@@ -38,12 +38,29 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores{mem}, Python {platform.python_version()}{load}"
 
 
+def commit() -> str:
+    """The git commit the benchmark ran on, marked ``+dirty`` when the tree had changes."""
+    import subprocess
+
+    root = DOC.parents[1]
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short=10", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+    return f"commit {sha}" + (" (+dirty)" if dirty else "")
+
+
 def record(name: str, title: str, body_markdown: str) -> None:
     """Write (or replace) the section of ``docs/benchmarks.md`` owned by benchmark ``name``."""
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- bench:{name} -->\n## {title}\n\n"
-        f"Measured {stamp} on {machine()}. Re-run: `python benchmarks/{name}.py`.\n\n"
+        f"Measured {stamp} on {machine()}, {commit()}. Re-run: `python benchmarks/{name}.py`.\n\n"
         f"{body_markdown.strip()}\n<!-- /bench:{name} -->"
     )
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"

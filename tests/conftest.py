@@ -32,3 +32,11 @@ def pump_station():
     from twinforge.spec import load_spec
 
     return load_spec(EXAMPLES / "pump_station.yaml")
+
+
+@pytest.fixture
+def warehouse():
+    """The warehouse dev twin (a source, parallel pick zones, a sorter, pack benches)."""
+    from twinforge.spec import load_spec
+
+    return load_spec(ROOT / "benchmarks" / "ask" / "dev" / "warehouse_picking.yaml")

@@ -120,5 +120,13 @@ def test_only_the_local_provider_ranks():
         model = "x"
         is_local = False
 
-    with pytest.raises(ProviderError, match="needs the local provider"):
+    with pytest.raises(ProviderError, match="scores continuations"):
         LLM(Remote()).decode_ranked("x", COLOURS)
+
+
+def test_choose_ranks_whole_options(llm):
+    options = [{"colour": "red"}, {"colour": "green"}, {"colour": "blue"}]
+    shots = [("The sky is blue.", {"colour": "blue"}), ("Grass is green.", {"colour": "green"})]
+    choice = llm.choose("Blood is red.", options, examples=shots)
+    assert (choice.index, choice.how) == (0, "ranked") and choice.margin > 0
+    assert llm.choose("x", [options[1]]).index == 0  # one option: no model call

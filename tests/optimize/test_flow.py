@@ -329,3 +329,28 @@ edges:
     assert plan.costs.processing == pytest.approx(60)
     assert plan.nodes.set_index("node").loc["W", "utilisation"] == pytest.approx(30 / 40)
     assert plan.constraint("demand[C]").dual == pytest.approx(5.5)
+
+
+def test_planning_rules_of_the_twin_are_honoured_without_flags():
+    from twinforge.optimize.flow import InfeasibleFlowError
+
+    # a contracted minimum above demand: impossible when demand is met exactly, fine "at least"
+    base = TWO_SUPPLIERS.replace(
+        "  - {source: P, target: C1, parameters: {cost_per_unit: 3 EUR/item}}",
+        "  - {source: P, target: C1, parameters: {cost_per_unit: 3 EUR/item, min_flow: 90 item/day}}",
+    )
+    with pytest.raises(InfeasibleFlowError):
+        optimize_flow(twin(base))
+    at_least = twin(base + "planning: {demand: at_least}\n")
+    plan = optimize_flow(at_least)
+    assert plan.flow("P->C1") == pytest.approx(90) and plan.flow("P->C2") == pytest.approx(120)
+    # whole items: a fractional demand is met with whole shipments (at least), as a MIP
+    frac = twin(
+        TWO_SUPPLIERS.replace("demand: 80 item/day", "demand: 80.5 item/day")
+        + "planning: {demand: at_least, integer_flows: true}\n"
+    )
+    plan = optimize_flow(frac)
+    assert plan.mip and plan.flow("P->C1") == pytest.approx(81)
+    assert all(float(f).is_integer() for f in plan.flows["flow"])
+    # an explicit option still wins over the twin's rule
+    assert not optimize_flow(frac, FlowOptions(integer=False)).mip

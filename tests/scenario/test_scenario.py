@@ -74,6 +74,14 @@ def test_scale_demand(supply_chain):
     assert a.twin.get("C_frankfurt", "demand", product="lager") == 150
 
 
+def test_scale_demand_of_a_product_skips_customers_who_never_buy_it(supply_chain):
+    twin = supply_chain.copy_deep()
+    twin.node("C_dresden").parameters["demand"].by_product = {"lager": 80}  # no cola at Dresden
+    a = run(twin, ScaleDemand(factor=0.9, product="cola"))
+    assert a.twin.get("C_berlin", "demand", product="cola") == pytest.approx(162)
+    assert a.twin.node("C_dresden").parameters["demand"].by_product == {"lager": 80}
+
+
 def test_arrival_rate(bottling_line):
     a = run(bottling_line, SetArrivalRate(target="pallets_in", rate=150, unit="1/h"))
     assert a.twin.get("pallets_in", "interarrival_time") == pytest.approx(24)

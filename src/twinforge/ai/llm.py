@@ -8,9 +8,11 @@ the schema → parse → validate → on failure feed the error back and retry (
 from __future__ import annotations
 
 import json
+import math
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
@@ -37,6 +39,17 @@ STRUCTURED_SYSTEM_PROMPT = (
     "You turn the user's request into one JSON value that follows the given JSON Schema. "
     "Use only facts stated in the request. Reply with the JSON only."
 )
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The option a model chose: its index, how sure it was (the log-probability margin over the
+    runner-up when ranked; None when generated), and how it was chosen."""
+
+    index: int
+    margin: float | None
+    how: str
+
 
 #: few-shot examples: (input text, output object) pairs, or ready-made messages
 Examples = Sequence[tuple[str, Any]] | Sequence[Message]
@@ -323,19 +336,19 @@ class LLM:
         slots take one of ``numbers``. Returns ``(value, RankedResult)``; the call is audited.
         Raises :class:`ProviderError` for providers that cannot score continuations.
         """
-        from twinforge.ai.providers.local import LocalLlamaProvider, ranked_decode
         from twinforge.ai.ranked import RankedDecodeError
 
-        if not isinstance(self.provider, LocalLlamaProvider):
+        if not getattr(self.provider, "can_rank", False):
             raise ProviderError(
-                f"ranked decoding needs the local provider, not {self.provider.name!r}; use generate_structured",
+                f"ranked decoding needs a provider that scores continuations (the local one), not "
+                f"{self.provider.name!r}; use generate_structured or choose",
                 provider=self.provider.name,
             )
         messages = self._structured_messages(prompt, compile_schema(schema), system, examples)
         params = self.params(temperature=0.0)
         started = time.perf_counter()
         try:
-            result = ranked_decode(self.provider, messages, schema, numbers=numbers)
+            result = self.provider.rank(messages, schema, numbers=numbers)
         except RankedDecodeError as exc:
             self._audit(
                 "ranked",
@@ -360,6 +373,39 @@ class LLM:
             latency_s=time.perf_counter() - started,
         )
         return result.value, result
+
+    def choose(
+        self,
+        prompt: PromptLike,
+        options: Sequence[Any],
+        *,
+        system: str | None = None,
+        examples: Examples | None = None,
+    ) -> Choice:
+        """Which of ``options`` (JSON values) answers ``prompt``. A provider that scores
+        continuations ranks the options' JSON text after the prompt (the model writes nothing);
+        any other is asked for the option's number under a JSON Schema. Audited either way."""
+        if not options:
+            raise AIError("choose needs at least one option")
+        if len(options) == 1:
+            return Choice(0, math.inf, "single option")
+        if getattr(self.provider, "can_rank", False):
+            value, result = self.decode_ranked(
+                prompt, {"enum": list(options)}, system=system, examples=examples
+            )
+            index = next(i for i, o in enumerate(options) if o == value)
+            return Choice(index, result.min_margin, "ranked")
+        listing = "\n".join(f"{i}. {json.dumps(o, ensure_ascii=False)}" for i, o in enumerate(options, 1))
+        question = prompt if isinstance(prompt, str) else "\n".join(m.content for m in to_messages(prompt))
+        ask = f"{question}\n\nWhich of these plans answers the request? Reply with its number.\n{listing}"
+        schema = {
+            "type": "object",
+            "properties": {"choice": {"type": "integer", "enum": list(range(1, len(options) + 1))}},
+            "required": ["choice"],
+            "additionalProperties": False,
+        }
+        structured = self.generate_structured(ask, schema, system=system)
+        return Choice(int(structured.value["choice"]) - 1, None, "generated")
 
     def _structured_messages(
         self, prompt: PromptLike, compiled: CompiledSchema, system: str | None, examples: Examples | None

@@ -16,7 +16,7 @@ from twinforge.errors import TwinforgeError
 
 def _asker(twin_file: Path, examples: list[Path] | None, reps: int, horizon: str, state: Path | None):
     from twinforge.copilot import TwinAsker
-    from twinforge.guard.schema import engine_of
+    from twinforge.plan.schema import engine_of
     from twinforge.spec import load_spec
 
     twin = load_spec(twin_file)
@@ -51,35 +51,26 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ask the twin a what-if, why, compare or status question.
 
-        Exit code 0 when answered, 1 when declined or not mappable (no number is given), 2 on errors.
+        Exit code 0 when answered, 1 when declined (no number is given, the reason is), 2 on errors.
         """
         asker = _asker(twin_file, examples, reps, horizon, state)
         result = asker.ask(question, narrative=narrative)
         if as_json:
-            data = {
-                "question": result.question,
-                "status": result.status,
-                "kind": result.kind,
-                "plan": result.plan,
-                "interventions": result.interventions,
-                "answer": result.answer,
-                "value": result.value,
-                "values": result.values,
-                "narrative": result.narrative,
-                "attempts": [a.__dict__ for a in result.attempts],
-                "mapping_s": round(result.mapping_s, 3),
-                "run_s": round(result.run_s, 3),
-            }
-            typer.echo(json.dumps(data, indent=2, default=str))
+            typer.echo(json.dumps(result.as_dict(), indent=2, default=str))
         else:
-            style = {"answered": "green", "declined": "yellow", "unmapped": "yellow"}[result.status]
+            style = {"answered": "green", "declined": "yellow"}[result.status]
             console.print(f"[bold {style}]{result.status}[/bold {style}]", highlight=False)
             console.print(result.render(), highlight=False)
             if result.narrative:
                 console.print(f"\n[italic]{result.narrative}[/italic]", highlight=False)
+            how = (
+                "read by the twin"
+                if result.chosen_by == "reading"
+                else f"chosen by the model ({result.chosen_by})"
+            )
             console.print(
-                f"[dim]mapped in {result.mapping_s:.2f} s ({len(result.attempts)} model call(s)), "
-                f"twin ran in {result.run_s:.2f} s; plan: {json.dumps(result.plan)}[/dim]",
+                f"[dim]mapped in {result.mapping_s:.2f} s ({how}), twin ran in {result.run_s:.2f} s; "
+                f"plan: {json.dumps(result.plan)}[/dim]",
                 highlight=False,
             )
         if result.status != "answered":
@@ -119,20 +110,29 @@ def ask_step(tour) -> None:  # type: ignore[no-untyped-def]
 
     tour.step(
         "ask the twin",
-        "Plain-language questions, mapped by the local model (SmolLM2-135M) onto a schema generated "
-        "from the twin, checked by the twin, and answered with numbers the twin computed.",
+        "Plain-language questions read by the twin itself: names, numbers and their roles become plans "
+        "it checks; the local model (SmolLM2-135M) only chooses between readings that tie; every "
+        "number comes from the twin's run, and what it cannot answer is declined with the reason.",
     )
     chain = TwinAsker(tour.twins["supply_chain"])
     line = TwinAsker(tour.twins["bottling_line"], engine_options={"reps": 5, "horizon": "1 day"})
+    pumps = TwinAsker(tour.twins["pump_station"], engine_options={"reps": 3, "horizon": "2 h"})
     for asker, question in (
-        (chain, "What if supplier S3 goes out of business?"),
-        (line, "What if the filler is down for 4 hours?"),
-        (chain, "How many employees work at plant P7?"),
+        (chain, "What if the North plant is down for 6 hours?"),
+        (line, "What if the filler ran 20% faster?"),
+        (chain, "Alpen Ingredients only sells to Plant South and Plant South only buys from them. Effect?"),
+        (chain, "What is Dresden's daily demand?"),
+        (pumps, "What if the tank was at 0.05 m3?"),
+        (chain, "What if supplier S9 goes bankrupt?"),
+        (chain, "What if demand at Berlin falls by 150%?"),
     ):
         result = asker.ask(question)
         tour.say(f"  [bold]Q:[/bold] {question}")
-        for line_text in result.render().splitlines():
+        for line_text in result.render().splitlines()[:6]:
             tour.say(f"     {line_text}")
-        tour.say(
-            f"     [dim]({result.status}; mapped in {result.mapping_s:.1f} s, {len(result.attempts)} model call(s))[/dim]"
+        how = (
+            "read by the twin"
+            if result.chosen_by == "reading"
+            else "chosen by the local model among the twin's readings"
         )
+        tour.say(f"     [dim]({result.status}; {how}; mapped in {result.mapping_s:.2f} s)[/dim]")

@@ -262,7 +262,13 @@ def register(app: typer.Typer) -> None:
         time_limit: Annotated[
             float | None, typer.Option("--time-limit", help="Stop HiGHS after this many seconds")
         ] = None,
-        integer: Annotated[bool, typer.Option("--integer", help="Whole items on every lane (MIP)")] = False,
+        integer: Annotated[
+            bool | None,
+            typer.Option(
+                "--integer/--continuous",
+                help="Whole items on every lane (MIP); default: the twin's planning rules",
+            ),
+        ] = None,
         ignore_fixed_costs: Annotated[
             bool,
             typer.Option("--ignore-fixed-costs", help="Drop plant/lane fixed costs: a pure LP"),

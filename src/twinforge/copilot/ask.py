@@ -1,57 +1,50 @@
 """Ask the twin: a question in plain language, answered by the twin's own simulation or optimisation.
 
-The pipeline (each step can refuse, none can guess):
+The pipeline (each step can decline, none can guess):
 
-1. **Ground** the question: which of the twin's entities and which numbers it mentions
-   (:mod:`twinforge.guard.grounding`). A name that looks like an id but is not in the twin ("M7")
-   is declined at once.
-2. **Map** the question to a plan with the language model. The decoding schema is generated from
-   the twin (:func:`twinforge.guard.schema.plan_json_schema`) and narrowed to the entities and time
-   units the question mentions; numbers can only be numbers from the question. Few-shot examples
-   are the nearest ones from the twin's example library.
-3. **Check** the plan against the question and the twin (:mod:`twinforge.guard.check`). A problem
-   goes back to the model with the schema narrowed so it cannot repeat it, at most
-   ``max_repairs`` times; then the answer is an honest "could not map" with what was tried.
-4. **Run** the plan on the twin (flow optimisation or Monte Carlo simulation with common random
-   numbers) and **answer** with numbers from the results only, showing the interventions applied.
+1. **Read** the question against the twin (:func:`twinforge.guard.reading.read`): bad input,
+   instructions to the assistant and other languages are declined; names, numbers with their
+   roles, quantities, kinds of change and the question's structure become complete candidate
+   plans, ranked by how well each explains the question. Code decides set-to vs change-by,
+   faster vs slower, start times and durations; when nothing fits, the decline says why (the
+   name the twin does not have, the quantity it does not model, the bound a value breaks, the
+   candidates of an ambiguous name).
+2. **Choose** among the best readings only when they mean different things: the language model
+   (local SmolLM2-135M by default, or any OpenAI-compatible endpoint) picks one, with few-shot
+   examples the twin generated for itself (:mod:`twinforge.copilot.examples`). A choice the model
+   is not sure of is declined as ambiguous, naming the readings.
+3. **Check** the chosen plan against the twin and the question (:func:`twinforge.guard.check.check_plan`):
+   it must validate, and mean what one of the readings means. It is never repaired into another
+   plan.
+4. **Run** it on the twin (flow optimisation or Monte Carlo simulation with common random numbers)
+   and **answer** with numbers from the results only, showing the interventions applied.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from twinforge.ai.ranked import RankedDecodeError, dumps
-from twinforge.copilot.answer import check_narrative, fmt, fmt_signed, outcome_text
+from twinforge.copilot.answer import check_narrative, fmt, outcome_text
 from twinforge.copilot.engines import Engine, Outcome, engine_for
-from twinforge.copilot.library import Example, ExampleRetriever, load_examples, require_examples
-from twinforge.copilot.plan import ComparePlan, DeclinePlan, StatusPlan, WhatIfPlan, WhyPlan
+from twinforge.copilot.examples import Example, ExampleRetriever, generated_examples, load_example_file
 from twinforge.copilot.why import counterfactual
-from twinforge.guard.check import CheckedPlan, check_plan, mentioned_edges, question_narrowing
-from twinforge.guard.grounding import Grounding, ground
-from twinforge.guard.schema import engine_of, entity_ids, plan_json_schema
+from twinforge.errors import TwinforgeError
+from twinforge.guard.check import CheckedPlan, check_plan
+from twinforge.guard.lexicon import Lexicon
+from twinforge.guard.reading import Reading, Refusal, read
+from twinforge.plan.models import DECLINE_TEXT, ComparePlan, StatusPlan, WhatIfPlan, WhyPlan, changes_of
+from twinforge.plan.schema import engine_of
 from twinforge.spec.models import TwinSpec
 
-Status = Literal["answered", "declined", "unmapped"]
+Status = Literal["answered", "declined"]
 
-DECLINE_TEXT = {
-    "not_about_this_twin": "this question is not about the twin",
-    "unknown_entity": "the question names something the twin does not have",
-    "not_modelled": "the twin does not model what the question asks about",
-    "outside_physical_limits": "the question asks for a value outside the twin's physical limits",
-    "unclear": "the question is not clear enough to map onto the twin",
-}
-
-
-@dataclass
-class MappingAttempt:
-    number: int
-    plan: dict[str, Any] | None
-    problems: list[str]
-    latency_s: float
-    confidence: float | None = None  # smallest log-probability margin among the model's choices
+#: a model's choice between readings is accepted only with at least this log-probability margin
+#: over the runner-up (ranked choices); closer calls are declined as ambiguous. Chosen on the dev set.
+MIN_MARGIN = 0.5
 
 
 @dataclass
@@ -64,31 +57,68 @@ class AskResult:
     kind: str | None = None
     plan: dict[str, Any] | None = None
     interventions: list[str] = field(default_factory=list)
-    value: float | None = None  # the headline number (for evaluation): a KPI change or a status value
-    values: dict[str, float | None] = field(default_factory=dict)
+    value: float | None = None  # the headline number: a KPI change, or a status value
+    values: dict[str, Any] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
-    attempts: list[MappingAttempt] = field(default_factory=list)
+    reason: str | None = None  # decline reason (twinforge.plan.models.DECLINE_REASONS)
+    detail: str | None = None  # the specific part of a decline
+    readings: list[dict[str, Any]] = field(default_factory=list)  # the plans the question can mean
+    chosen_by: str = "reading"  # "reading" (one meaning), or how the model chose
+    margin: float | None = None
     examples: list[str] = field(default_factory=list)
-    reason: str | None = None
+    notes: list[str] = field(default_factory=list)
     mapping_s: float = 0.0
     run_s: float = 0.0
     narrative: str | None = None
     rejected_numbers: list[float] = field(default_factory=list)
-
-    @property
-    def repairs(self) -> int:
-        return max(0, len(self.attempts) - 1)
 
     def render(self) -> str:
         lines = [self.answer]
         if self.interventions:
             lines.append("Interventions applied to the twin:")
             lines += [f"  • {d}" for d in self.interventions]
+        lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for the CLI's --json and the HTTP API."""
+        return {
+            "question": self.question,
+            "twin": self.twin,
+            "status": self.status,
+            "kind": self.kind,
+            "answer": self.answer,
+            "plan": self.plan,
+            "interventions": self.interventions,
+            "value": self.value,
+            "values": self.values,
+            "reason": self.reason,
+            "detail": self.detail,
+            "readings": self.readings,
+            "chosen_by": self.chosen_by,
+            "margin": None if self.margin is None or self.margin == float("inf") else round(self.margin, 3),
+            "notes": self.notes,
+            "narrative": self.narrative,
+            "mapping_s": round(self.mapping_s, 3),
+            "run_s": round(self.run_s, 3),
+        }
+
+
+@dataclass
+class Mapping_:
+    """A question mapped onto the twin: the plan, or why there is none."""
+
+    reading: Reading
+    plan: dict[str, Any] | None = None
+    checked: CheckedPlan | None = None
+    decline: Refusal | None = None
+    chosen_by: str = "reading"
+    margin: float | None = None
+    examples: list[str] = field(default_factory=list)
 
 
 def describe_twin(twin: TwinSpec, engine: str) -> str:
-    """The system prompt: what the twin is and what it contains."""
+    """The system prompt when a model chooses between readings: what the twin contains."""
     by_kind: dict[str, list[str]] = {}
     for n in twin.nodes:
         if n.kind != "sensor":
@@ -98,15 +128,13 @@ def describe_twin(twin: TwinSpec, engine: str) -> str:
     parts += [f"{kind}: {', '.join(ids)}." for kind, ids in by_kind.items()]
     if twin.products:
         parts.append(f"Products: {', '.join(twin.products)}.")
-    parts.append(
-        "Map the question to a plan: what_if changes, compare two options, why something is so, "
-        "status of a quantity, or decline when the twin cannot answer."
-    )
+    parts.append("Choose the plan that means what the question asks.")
     return " ".join(parts)
 
 
 class TwinAsker:
-    """Answers questions about one twin. Reuses the model, the examples and the baseline run."""
+    """Answers questions about one twin. Reuses the lexicon, the model, the examples and the
+    baseline run across questions."""
 
     def __init__(
         self,
@@ -117,29 +145,40 @@ class TwinAsker:
         llm: Any = None,
         engine: Engine | None = None,
         k: int = 4,
-        max_repairs: int = 2,
         state: Mapping[str, Mapping[str, float]] | None = None,
         embed: Any = None,
         engine_options: Mapping[str, Any] | None = None,
+        min_margin: float = MIN_MARGIN,
     ) -> None:
         self.twin = twin
         self.engine_name = engine_of(twin)
-        self.examples = examples if examples is not None else load_examples(twin, example_files)
-        require_examples(self.examples, twin)
-        self.retriever = ExampleRetriever(self.examples, embed=embed, twin=twin)
-        if llm is None:
-            from twinforge.ai import get_llm
-
-            llm = get_llm()
-        self.llm = llm
+        self.lexicon = Lexicon.of(twin)
+        own = [e for f in example_files or [] for e in load_example_file(f, twin)]
+        self._examples = examples
+        self._own_examples = own
+        self._llm = llm
         self._engine = engine
         self.engine_options = dict(engine_options or {})
         self.k = k
-        self.max_repairs = max_repairs
         self.state = state
-        self.schema = plan_json_schema(twin, self.engine_name)
-        self.system = describe_twin(twin, self.engine_name)
-        self.entities = entity_ids(twin) | set(twin.products)
+        self.embed = embed
+        self.min_margin = min_margin
+        self._retriever: ExampleRetriever | None = None
+
+    # -- lazily built parts (most questions need no model and no examples) ----------------------
+    @property
+    def examples(self) -> list[Example]:
+        if self._examples is None:
+            self._examples = generated_examples(self.twin)
+        return self._examples + self._own_examples
+
+    @property
+    def llm(self) -> Any:
+        if self._llm is None:
+            from twinforge.ai import get_llm
+
+            self._llm = get_llm()
+        return self._llm
 
     @property
     def engine(self) -> Engine:
@@ -147,139 +186,92 @@ class TwinAsker:
             self._engine = engine_for(self.twin, **self.engine_options)
         return self._engine
 
-    # -- mapping -------------------------------------------------------------------------------
-    def map_question(
-        self, question: str, exclude_intents: set[str] | None = None
-    ) -> tuple[CheckedPlan | None, Grounding, list[MappingAttempt], list[Example], str | None]:
-        """Question -> checked plan. Returns (plan or None, grounding, attempts, examples, decline)."""
-        g = ground(question, self.twin)
-        if g.unknown_ids:
-            return None, g, [], [], f"the twin has no {', '.join(repr(u) for u in g.unknown_ids)}"
-        shots = [e for e, _ in self.retriever.nearest(question, self.k, exclude_intents)]
-        narrowing = question_narrowing(g, self.twin)
-        # only what the question names (nothing, when it names nothing), lanes between what it
-        # names, and the products it names; what it names must be used where a slot allows it
-        keep = set(g.entity_ids) | set(mentioned_edges(g, self.twin)) | set(g.products)
-        narrowing.require_values |= set(g.entity_ids) | set(g.products)
-        numbers = list(g.numbers)
-        attempts: list[MappingAttempt] = []
-        feedback: list[Any] = []
-        checked: CheckedPlan | None = None
-        for number in range(1, self.max_repairs + 2):
-            started = time.perf_counter()
-            try:
-                schema = narrowing.apply(self.schema, self.entities, keep, g.written)
-            except ValueError:
-                attempts.append(
-                    MappingAttempt(number, None, ["no plan fits what the question mentions"], 0.0)
-                )
-                break
-            allowed = [x for x in numbers if x not in narrowing.drop_numbers]
-            try:
-                value, result = self.llm.decode_ranked(
-                    self._prompt(question, feedback),
-                    schema,
-                    numbers=allowed,
-                    system=self.system,
-                    examples=self._shots(shots),
-                )
-            except RankedDecodeError as exc:
-                attempts.append(MappingAttempt(number, None, [str(exc)], time.perf_counter() - started))
-                break
-            checked = check_plan(value, g, self.twin)
-            attempts.append(
-                MappingAttempt(
-                    number,
-                    value,
-                    [p.message for p in checked.problems],
-                    time.perf_counter() - started,
-                    confidence=result.min_margin,
-                )
-            )
-            if checked.ok:
-                return checked, g, attempts, shots, None
-            for p in checked.problems:
-                narrowing.merge(p.narrowing)
-            if any(a.plan == attempts[-1].plan for a in attempts[:-1]) and attempts[-1].plan:
-                # no progress: the model repeats itself, so rule out that kind of plan
-                narrowing.drop_kinds.add(attempts[-1].plan.get("kind", ""))
-            feedback = [value, checked.problems]
-        return None, g, attempts, shots, None
+    @property
+    def retriever(self) -> ExampleRetriever:
+        if self._retriever is None:
+            self._retriever = ExampleRetriever(self.examples, self.twin, embed=self.embed)
+        return self._retriever
 
-    @staticmethod
-    def _shots(shots: list[Example]) -> list[Any]:
-        """Few-shot turns. Given as messages: they were checked against the twin on load, and they
-        need not fit the schema narrowed to this question's entities."""
-        from twinforge.ai import Message
-
-        out: list[Any] = []
-        for e in shots:
-            out += [Message("user", e.question), Message("assistant", dumps(e.plan))]
+    # -- mapping ---------------------------------------------------------------------------------
+    def map_question(self, question: str) -> Mapping_:
+        """Question -> checked plan, or the reason there is none."""
+        reading = read(question, self.twin, self.lexicon, self.engine_name)
+        out = Mapping_(reading)
+        if reading.refusal is not None:
+            out.decline = reading.refusal
+            return out
+        best = reading.best
+        if not best:  # pragma: no cover - read() sets a refusal when nothing fits
+            out.decline = Refusal("unclear", "the question fits no plan the twin can run")
+            return out
+        plan = best[0].plan
+        if len(best) > 1:
+            plan = self._choose(question, [c.plan for c in best], out)
+            if plan is None:
+                return out
+        checked = check_plan(plan, reading, self.twin)
+        if not checked.ok:
+            out.decline = Refusal(checked.reason or "unclear", "; ".join(checked.problems))
+            return out
+        out.plan, out.checked = plan, checked
         return out
 
-    @staticmethod
-    def _prompt(question: str, feedback: list[Any]) -> Any:
+    def _choose(self, question: str, plans: list[dict[str, Any]], out: Mapping_) -> dict[str, Any] | None:
+        """Let the model choose between readings that mean different things."""
         from twinforge.ai import Message
 
-        if not feedback:
-            return question
-        value, problems = feedback
-        return [
-            Message("user", question),
-            Message("assistant", dumps(value)),
-            Message(
-                "user",
-                "That plan is wrong: "
-                + "; ".join(p.message for p in problems)
-                + ". Answer the question again.",
-            ),
-        ]
+        shots = self.retriever.nearest(question, self.k)
+        out.examples = [e.question for e in shots]
+        messages: list[Any] = []
+        for e in shots:
+            messages += [
+                Message("user", e.question),
+                Message("assistant", json.dumps(e.plan, ensure_ascii=False)),
+            ]
+        try:
+            choice = self.llm.choose(
+                question, plans, system=describe_twin(self.twin, self.engine_name), examples=messages
+            )
+        except TwinforgeError as exc:
+            out.decline = Refusal("ambiguous", f"{_readings_text(plans)}; the model could not choose ({exc})")
+            return None
+        out.chosen_by, out.margin = choice.how, choice.margin
+        if choice.margin is not None and choice.margin < self.min_margin:
+            out.decline = Refusal("ambiguous", _readings_text(plans))
+            return None
+        return plans[choice.index]
 
-    # -- asking --------------------------------------------------------------------------------
-    def ask(
-        self, question: str, *, narrative: bool = False, exclude_intents: set[str] | None = None
-    ) -> AskResult:
+    # -- asking ----------------------------------------------------------------------------------
+    def ask(self, question: str, *, narrative: bool = False) -> AskResult:
         t0 = time.perf_counter()
-        checked, _, attempts, shots, early_decline = self.map_question(question, exclude_intents)
-        mapping_s = time.perf_counter() - t0
-        base = {
+        mapped = self.map_question(question)
+        base: dict[str, Any] = {
             "question": question,
             "twin": self.twin.name,
             "engine": self.engine_name,
-            "attempts": attempts,
-            "examples": [e.question for e in shots],
-            "mapping_s": mapping_s,
+            "readings": [c.plan for c in mapped.reading.best][:6],
+            "chosen_by": mapped.chosen_by,
+            "margin": mapped.margin,
+            "examples": mapped.examples,
+            "mapping_s": time.perf_counter() - t0,
         }
-        if early_decline:
-            return AskResult(
-                status="declined", answer=f"Declined: {early_decline}.", reason="unknown_entity", **base
-            )
-        if checked is None:
-            tried = "; ".join(f"attempt {a.number}: {', '.join(a.problems) or 'no plan'}" for a in attempts)
-            return AskResult(
-                status="unmapped",
-                answer=f"I could not map this question onto twin {self.twin.name!r}, so I give no number. Tried: {tried}.",
-                **base,
-            )
-        plan = checked.plan
-        if isinstance(plan, DeclinePlan):
-            return AskResult(
-                status="declined",
-                kind="decline",
-                plan={"kind": "decline", "reason": plan.reason},
-                answer=f"Declined: {DECLINE_TEXT[plan.reason]}.",
-                reason=plan.reason,
-                **base,
-            )
+        if mapped.decline is not None or mapped.checked is None:
+            refusal = mapped.decline or Refusal("unclear", "no plan")
+            return _declined(refusal, base)
         t1 = time.perf_counter()
-        result = self._run(plan, checked, base)
+        try:
+            result = self._run(mapped.checked, base)
+        except TwinforgeError as exc:
+            result = _declined(Refusal("not_modelled", f"the twin cannot run this: {exc}"), base)
         result.run_s = time.perf_counter() - t1
         if narrative and result.status == "answered":
             self._add_narrative(result)
         return result
 
-    def _run(self, plan: Any, checked: CheckedPlan, base: dict[str, Any]) -> AskResult:
+    def _run(self, checked: CheckedPlan, base: dict[str, Any]) -> AskResult:
+        plan = checked.plan
         plan_dict = plan.model_dump(mode="json", exclude_none=True)
+        notes = self._notes(plan)
         if isinstance(plan, WhatIfPlan):
             interventions = checked.interventions
             o = self.engine.run(interventions)
@@ -293,6 +285,7 @@ class TwinAsker:
                 value=o.delta,
                 values={"delta": o.delta, "baseline": o.baseline, "scenario": o.scenario},
                 outcomes=[o],
+                notes=notes,
                 **base,
             )
         if isinstance(plan, ComparePlan):
@@ -304,10 +297,10 @@ class TwinAsker:
                 + "\n"
                 + outcome_text(ob, "Option 2 (" + "; ".join(db) + ")")
             )
-            if oa.delta is not None and ob.delta is not None:
-                better = 1 if oa.scenario <= ob.scenario else 2  # type: ignore[operator]
+            if oa.scenario is not None and ob.scenario is not None:
+                better = 1 if oa.scenario <= ob.scenario else 2
                 lower = "lower" if self.engine_name == "optimize" else "smaller"
-                text += f"\nOption {better} gives the {lower} {oa.kpi}: difference {fmt(abs(oa.scenario - ob.scenario))} {oa.unit}."  # type: ignore[operator]
+                text += f"\nOption {better} gives the {lower} {oa.kpi}: difference {fmt(abs(oa.scenario - ob.scenario))} {oa.unit}."
             return AskResult(
                 status="answered",
                 kind="compare",
@@ -317,6 +310,7 @@ class TwinAsker:
                 value=None if oa.delta is None or ob.delta is None else ob.delta - oa.delta,
                 values={"first": oa.delta, "second": ob.delta},
                 outcomes=[oa, ob],
+                notes=notes,
                 **base,
             )
         if isinstance(plan, WhyPlan):
@@ -349,33 +343,87 @@ class TwinAsker:
             return self._status(plan, plan_dict, base)
         raise TypeError(f"unexpected plan {plan!r}")  # pragma: no cover
 
+    def _notes(self, plan: Any) -> list[str]:
+        """What the answer must say about the changes: a parameter the engine does not use."""
+        if self.engine_name != "optimize":
+            return []
+        from twinforge.optimize.flow import FLOW_PARAMETERS
+
+        out = []
+        for c in changes_of(plan):
+            name = getattr(c, "parameter", None)
+            target = getattr(c, "target", "")
+            if name is None:
+                continue
+            kind = "edge" if "->" in target else self.twin.node(target).kind
+            if name not in FLOW_PARAMETERS.get(kind, set()):
+                out.append(
+                    f"the daily flow plan does not use {name.replace('_', ' ')} of a {kind}, so this change cannot move its cost"
+                )
+        return out
+
     def _status(self, plan: StatusPlan, plan_dict: dict[str, Any], base: dict[str, Any]) -> AskResult:
-        node = self.twin.node(plan.target)
-        if plan.quantity in node.state_names() and not self.twin.has_value(plan.target, plan.quantity):
-            unit = node.state_unit(plan.quantity) or ""
-            live = (self.state or {}).get(plan.target, {}).get(plan.quantity)
+        """The twin's own value: live telemetry, the declared initial state, or a parameter (per
+        product when it varies by product). A value the twin does not have is not shown."""
+        el = self.twin.element(plan.target)
+        name = plan.quantity
+        is_node = self.twin.has_node(plan.target)
+        if is_node and name in el.state_names() and name not in el.parameters:  # type: ignore[union-attr]
+            unit = el.state_unit(name) or ""  # type: ignore[union-attr]
+            live = (self.state or {}).get(plan.target, {}).get(name)
+            declared = el.state.get(name) if is_node else None  # type: ignore[union-attr]
             if live is not None:
                 value, source = float(live), "latest telemetry"
+            elif declared is not None and declared.initial is not None:
+                value, source = float(declared.initial), "the twin's initial state; no live data connected"
+            elif self.engine_name == "simulate":
+                from twinforge.sim import start_state
+
+                value = start_state(self.twin, plan.target, name)
+                source = "the simulated start of a run; no live data connected"
             else:
-                sv = node.state.get(plan.quantity)
-                sd = node.state_def(plan.quantity)
-                value = (
-                    sv.initial if sv is not None and sv.initial is not None else (sd.initial if sd else 0.0)
+                return _declined(
+                    Refusal(
+                        "not_modelled",
+                        f"the twin has no value for {plan.target}.{name}: it is not declared and no live data is connected",
+                    ),
+                    base,
                 )
-                source = "the twin's initial state (no live data connected)"
-            text = f"{plan.target}.{plan.quantity} is {fmt(value)} {unit} (from {source})."
-        else:
-            value = self.twin.get(plan.target, plan.quantity, product=plan.product)
-            unit = self.twin.param_unit(plan.target, plan.quantity)
-            prod = f" for {plan.product}" if plan.product else ""
-            text = (
-                f"{plan.quantity} of {plan.target}{prod} is {fmt(value)} {unit} (from the twin's parameters)."
+            return AskResult(
+                status="answered",
+                kind="status",
+                plan=plan_dict,
+                answer=f"{plan.target}.{name} is {fmt(value)} {unit} (from {source}).".replace("  ", " "),
+                value=value,
+                values={"value": value},
+                **base,
             )
+        unit = self.twin.param_unit(plan.target, name)
+        p = el.parameters.get(name)
+        if plan.product is None and p is not None and p.by_product:
+            values = {prod: self.twin.get(plan.target, name, product=prod) for prod in p.by_product}
+            listing = ", ".join(f"{prod} {fmt(v)}" for prod, v in values.items())
+            return AskResult(
+                status="answered",
+                kind="status",
+                plan=plan_dict,
+                answer=f"{name.replace('_', ' ')} of {plan.target} per product: {listing} {unit} (from the twin's parameters).",
+                value=None,
+                values=values,
+                **base,
+            )
+        if not self.twin.has_value(plan.target, name, product=plan.product):
+            return _declined(
+                Refusal("not_modelled", f"the twin has no value for {name} of {plan.target}"), base
+            )
+        value = self.twin.get(plan.target, name, product=plan.product)
+        prod = f" for {plan.product}" if plan.product else ""
+        source = "the twin's parameters" if p is not None else "the catalogue default"
         return AskResult(
             status="answered",
             kind="status",
             plan=plan_dict,
-            answer=text,
+            answer=f"{name.replace('_', ' ')} of {plan.target}{prod} is {fmt(value)} {unit} (from {source}).",
             value=value,
             values={"value": value},
             **base,
@@ -383,32 +431,43 @@ class TwinAsker:
 
     def _add_narrative(self, result: AskResult) -> None:
         """Ask the model for a short explanation; keep it only if every number is traceable."""
-        allowed = [v for v in result.values.values() if v is not None]
+        allowed = [v for v in result.values.values() if isinstance(v, int | float)]
         for o in result.outcomes:
             allowed += list(o.numbers.values())
             allowed += [x for x in (o.baseline, o.scenario, o.delta, o.delta_pct) if x is not None]
-        facts = result.answer
         try:
             completion = self.llm.chat(
-                f"Explain in two sentences for a plant manager, using only these facts:\n{facts}",
+                f"Explain in two sentences for a plant manager, using only these facts:\n{result.answer}",
                 max_tokens=80,
             )
-        except Exception as exc:  # the templated answer stands on its own
-            result.narrative = None
-            result.rejected_numbers = []
-            result.answer += f"\n(no narrative: {exc})"
+        except TwinforgeError as exc:  # the templated answer stands on its own
+            result.notes.append(f"no narrative: {exc}")
             return
         bad = check_narrative(completion.text, allowed)
         if bad:
             result.rejected_numbers = bad
-            result.narrative = None
-            result.answer += (
-                "\n(A generated narrative was rejected: it contained numbers the twin did not compute: "
+            result.notes.append(
+                "a generated narrative was rejected: it contained numbers the twin did not compute: "
                 + ", ".join(fmt(x) for x in bad)
-                + ".)"
             )
         else:
             result.narrative = completion.text.strip()
+
+
+def _readings_text(plans: list[dict[str, Any]]) -> str:
+    return "the question could mean: " + " | or | ".join(json.dumps(p, ensure_ascii=False) for p in plans[:4])
+
+
+def _declined(refusal: Refusal, base: dict[str, Any]) -> AskResult:
+    return AskResult(
+        status="declined",
+        kind="decline",
+        answer=f"Declined: {DECLINE_TEXT.get(refusal.reason, refusal.reason)}: {refusal.detail}.",
+        reason=refusal.reason,
+        detail=refusal.detail,
+        plan={"kind": "decline", "reason": refusal.reason},
+        **base,
+    )
 
 
 def ask(twin: TwinSpec, question: str, **options: Any) -> AskResult:
@@ -417,4 +476,4 @@ def ask(twin: TwinSpec, question: str, **options: Any) -> AskResult:
     return TwinAsker(twin, **options).ask(question, narrative=narrative)
 
 
-__all__ = ["AskResult", "MappingAttempt", "TwinAsker", "ask", "fmt_signed"]
+__all__ = ["MIN_MARGIN", "AskResult", "TwinAsker", "ask", "describe_twin"]

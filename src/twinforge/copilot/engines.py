@@ -113,7 +113,7 @@ class FlowEngine:
 
 def engine_for(twin: TwinSpec, **options: Any) -> Engine:
     """The engine that answers questions about ``twin``."""
-    from twinforge.guard.schema import engine_of
+    from twinforge.plan.schema import engine_of
 
     if engine_of(twin) == "optimize":
         return FlowEngine(twin, **options)

@@ -1,112 +1,78 @@
-"""Scoring answers against ground truth: the intended plan, run through the same engine.
+"""Scoring answers against expected meanings (for ``benchmarks/ask_eval.py`` and the tests).
 
-Used by ``benchmarks/ask_eval.py`` and the tests. An answer is correct when its headline value
-equals the ground truth: exactly (up to float rounding) for optimisation and status questions,
-within the 95% CI of the ground-truth difference for simulation (with common random numbers an
-identical plan gives an identical value); an infeasible ground truth needs an infeasible answer
-with the same shortfall.
+An expected meaning is written in the twin and scenario languages (see
+``benchmarks/ask/check_gold.py``): what-ifs and comparisons as scenario interventions, why and
+status questions by their target, declines by their reason. An answer is **correct** when the plan
+it ran means the same: the same effect on the twin (:mod:`twinforge.plan.meaning`; a
+comparison's options in either order), or the same target, lane, quantity and product. It is
+**wrong** when it answered with another meaning — or answered a question that should be declined —
+and a **wrong decline** when it declined an answerable question.
 """
 
 from __future__ import annotations
 
-import json
-import math
+from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter
+from twinforge.guard.check import plan_effects, same_meaning
+from twinforge.plan.meaning import effect
+from twinforge.scenario import Scenario
+from twinforge.spec.models import TwinSpec
 
-from twinforge.copilot.engines import Outcome
-from twinforge.copilot.plan import Plan, compile_changes
-from twinforge.copilot.why import counterfactual
-from twinforge.guard.check import edge_index
+VERDICTS = ("correct", "wrong", "wrong_decline", "declined")
 
 
-class GroundTruth:
-    """The intended plan of an intent, run through the same engine."""
-
-    def __init__(self, twin: Any, engine: Any) -> None:
-        self.twin = twin
-        self.engine = engine
-        self.cache: dict[str, Any] = {}
-
-    def value(self, plan_data: dict[str, Any]) -> dict[str, Any]:
-        key = json.dumps(plan_data, sort_keys=True)
-        if key in self.cache:
-            return self.cache[key]
-        plan = TypeAdapter(Plan).validate_python(plan_data)
-        edges = edge_index(self.twin)
-        out: dict[str, Any]
-        if plan.kind == "what_if":
-            out = summarise(self.engine.run(compile_changes(list(plan.changes), edges)))
-        elif plan.kind == "compare":
-            a = summarise(self.engine.run(compile_changes(list(plan.first), edges)))
-            b = summarise(self.engine.run(compile_changes(list(plan.second), edges)))
-            out = {"first": a, "second": b}
-        elif plan.kind == "why":
-            cf = counterfactual(self.twin, plan, self.engine)
-            out = (
-                {"value": 0.0, "half_width": 0.0}
-                if cf.interventions is None
-                else summarise(self.engine.run(cf.interventions))
+def expected_meaning(twin: TwinSpec, expect: dict[str, Any]) -> Any:
+    """What an expected meaning means, comparable with :func:`twinforge.guard.check.plan_effects`."""
+    kind = expect["kind"]
+    if kind == "what_if":
+        return [
+            effect(
+                twin,
+                Scenario.model_validate(
+                    {"name": "expect", "interventions": expect["interventions"]}
+                ).interventions,
             )
-        elif plan.kind == "status":
-            node = self.twin.node(plan.target)
-            if plan.quantity in node.state_names() and not self.twin.has_value(plan.target, plan.quantity):
-                sv = node.state.get(plan.quantity)
-                sd = node.state_def(plan.quantity)
-                value = (
-                    sv.initial if sv is not None and sv.initial is not None else (sd.initial if sd else 0.0)
-                )
-            else:
-                value = self.twin.get(plan.target, plan.quantity, product=plan.product)
-            out = {"value": value, "half_width": 0.0}
-        else:
-            raise ValueError(plan.kind)
-        self.cache[key] = out
-        return out
-
-
-def summarise(o: Outcome) -> dict[str, Any]:
-    if not o.feasible:
-        short = sum(v for k, v in o.numbers.items() if k.endswith(" short"))
-        return {"value": None, "infeasible_short": short, "half_width": 0.0}
-    half = 0.0 if o.ci is None else (o.ci[1] - o.ci[0]) / 2
-    return {"value": o.delta, "half_width": half}
-
-
-def matches(answer: dict[str, Any], truth: dict[str, Any]) -> bool:
-    if truth.get("value") is None:
-        return (
-            answer.get("value") is None
-            and answer.get("infeasible_short") is not None
-            and math.isclose(
-                answer["infeasible_short"], truth["infeasible_short"], rel_tol=1e-6, abs_tol=1e-6
+        ]
+    if kind == "compare":
+        return [
+            effect(
+                twin, Scenario.model_validate({"name": "expect", "interventions": expect[k]}).interventions
             )
-        )
-    if answer.get("value") is None:
-        return False
-    tol = max(truth.get("half_width", 0.0), 1e-6 * max(1.0, abs(truth["value"])))
-    return abs(answer["value"] - truth["value"]) <= tol
+            for k in ("first", "second")
+        ]
+    if kind in ("why", "status"):
+        return {k: v for k, v in expect.items() if v is not None}
+    return None
 
 
-def answer_summary(result: Any) -> dict[str, Any] | dict[str, dict[str, Any]]:
-    if result.kind == "compare":
-        return {"first": summarise(result.outcomes[0]), "second": summarise(result.outcomes[1])}
-    if result.kind in ("what_if", "why") and result.outcomes:
-        return summarise(result.outcomes[0])
-    return {"value": result.value, "half_width": 0.0}
+@dataclass
+class Verdict:
+    verdict: str  # one of VERDICTS
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict in ("correct", "declined")
 
 
-def is_correct(result: Any, truth: dict[str, Any]) -> bool:
+def judge(result: Any, expect: dict[str, Any], twin: TwinSpec) -> Verdict:
+    """How an :class:`~twinforge.copilot.ask.AskResult` compares with the expected meaning."""
+    if expect["kind"] == "decline":
+        if result.status == "declined":
+            return Verdict("declined", f"{result.reason}: {result.detail}")
+        return Verdict("wrong", f"answered {result.plan} instead of declining ({expect.get('reason')})")
     if result.status != "answered":
-        return False
-    ans = answer_summary(result)
-    if "first" in truth:
-        return (
-            "first" in ans
-            and matches(ans["first"], truth["first"])
-            and matches(ans["second"], truth["second"])
-        )
-    if "first" in ans:
-        return False
-    return matches(ans, truth)
+        return Verdict("wrong_decline", f"{result.reason}: {result.detail}")
+    if result.plan is None or result.plan.get("kind") != expect["kind"]:
+        return Verdict("wrong", f"answered {result.plan}")
+    try:
+        got = plan_effects(result.plan, twin)
+    except Exception as exc:  # an answered plan always compiles; be robust in scoring
+        return Verdict("wrong", f"plan does not compile: {exc}")
+    if same_meaning(got, expected_meaning(twin, expect)):
+        return Verdict("correct")
+    return Verdict("wrong", f"answered {result.plan}")
+
+
+__all__ = ["VERDICTS", "Verdict", "expected_meaning", "judge"]

@@ -1,10 +1,11 @@
-"""Scenario proposals: the model proposes disruptions worth testing, the twin validates and runs them.
+"""Scenario proposals: disruptions worth testing, chosen by the model, run by the twin.
 
-The model proposes one what-if change at a time in the twin's plan language (the same
-twin-generated schema as for questions), choosing among typical magnitudes (outage durations,
-percentage changes); every proposal is checked against the twin and run, and the list is ranked
-by impact on the headline KPI. Each new proposal must concern an entity not used yet, so the list
-covers the twin instead of repeating one idea.
+The twin lists the single-change disruptions it can run (every node that can go down for a few
+hours, every parameter that can move by a typical percentage, demand swings and closed lanes for
+networks), each validated against the twin. The language model chooses, one at a time, the one
+most worth testing for a planner — a node or quantity not chosen yet, so the list covers the twin
+instead of repeating one idea. Every proposal is run, and the list is ranked by the size of its
+effect on the headline KPI.
 """
 
 from __future__ import annotations
@@ -13,17 +14,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from twinforge.ai.ranked import RankedDecodeError, dumps
 from twinforge.copilot.engines import Outcome
-from twinforge.guard.check import check_against_twin, parse_plan
-from twinforge.guard.schema import narrow_schema
-
-#: magnitudes a proposal may use: hours of outage, percentages of change
-MAGNITUDES = (1.0, 2.0, 4.0, 8.0, 10.0, 20.0, 30.0, 50.0)
-#: operations worth proposing (setting exact values needs a reason the model does not have)
-PROPOSAL_OPS = {"outage", "change", "demand", "remove", "forbid"}
+from twinforge.guard.check import twin_problems
+from twinforge.plan.compile import compile_changes
+from twinforge.plan.models import OUTAGE_TARGET_KINDS, WhatIfPlan
+from twinforge.plan.schema import parameter_groups
 
 PROMPT = "Propose one disruption or stress test worth simulating on this twin."
+#: typical magnitudes: hours of outage, percentages of change
+OUTAGE_HOURS = (2, 4, 8)
+PERCENTS = (20,)
 
 
 @dataclass
@@ -35,62 +35,76 @@ class Suggestion:
 
     @property
     def impact(self) -> float:
-        """Relative change of the headline KPI (0 when infeasible is not comparable: infinite)."""
+        """Relative change of the headline KPI (infinite when the plan becomes infeasible)."""
         if not self.outcome.feasible:
             return float("inf")
         pct = self.outcome.delta_pct
         return abs(pct) if pct is not None else 0.0
 
 
+def disruptions(twin: Any, engine: str) -> list[dict[str, Any]]:
+    """Every single-change disruption the twin can run (plain plan data)."""
+    out: list[dict[str, Any]] = []
+    for n in twin.nodes:
+        if n.kind in OUTAGE_TARGET_KINDS:
+            for h in OUTAGE_HOURS:
+                out.append({"op": "outage", "target": n.id, "duration": h, "unit": "h"})
+    for _kind, pdef, targets in parameter_groups(twin, engine):
+        if pdef.integer or pdef.name in ("start_time", "max_arrivals", "initial_level"):
+            continue
+        for t in targets:
+            for p in PERCENTS:
+                out.append(
+                    {
+                        "op": "change",
+                        "target": t,
+                        "parameter": pdef.name,
+                        "direction": "decrease",
+                        "percent": p,
+                    }
+                )
+    if engine == "optimize":
+        out += [{"op": "demand", "direction": "increase", "percent": p} for p in (10, 20)]
+        out += [
+            {"op": "forbid", "source": e.source, "target": e.target}
+            for e in twin.edges
+            if e.kind == "material"
+        ]
+    plans = [{"kind": "what_if", "changes": [c]} for c in out]
+    return [p for p in plans if not twin_problems(p, twin)]
+
+
+def _subject(plan: dict[str, Any]) -> str:
+    c = plan["changes"][0]
+    return f"{c.get('target') or c.get('source') or 'demand'}:{c.get('parameter') or c['op']}"
+
+
 def suggest(asker: Any, n: int = 5) -> list[Suggestion]:
     """Up to ``n`` validated, simulated proposals for ``asker.twin``, most impactful first."""
     twin = asker.twin
-    drop_ops = {
-        op for op in ("set", "scale", "setpoint", "arrivals", "only", "exclusive") if op not in PROPOSAL_OPS
-    }
-    shots = []
-    from twinforge.ai import Message
-
-    for e in [e for e in asker.examples if e.kind == "what_if" and len(e.plan["changes"]) == 1][: 2 * n]:
-        if e.plan["changes"][0]["op"] in PROPOSAL_OPS:
-            shots += [Message("user", PROMPT), Message("assistant", dumps(e.plan))]
+    pool = disruptions(twin, asker.engine_name)
     used: set[str] = set()
     out: list[Suggestion] = []
-    for _ in range(3 * n):
-        if len(out) >= n:
-            break
-        try:
-            schema = narrow_schema(
-                asker.schema, drop_entities=used, entity_ids=asker.entities, drop_ops=drop_ops
-            )
-            schema["oneOf"] = [
-                p for p in schema["oneOf"] if p["properties"]["kind"].get("const") == "what_if"
-            ]
-            schema["oneOf"][0]["properties"]["changes"]["maxItems"] = 1
-        except (ValueError, IndexError):
+    from twinforge.copilot.ask import describe_twin
+
+    system = describe_twin(twin, asker.engine_name)
+    while len(out) < n:
+        options = [p for p in pool if _subject(p) not in used and p["changes"][0].get("target") not in used]
+        seen: set[str] = set()
+        options = [p for p in options if not (_subject(p) in seen or seen.add(_subject(p)))]  # type: ignore[func-returns-value]
+        if not options:
             break
         started = time.perf_counter()
-        try:
-            value, _ = asker.llm.decode_ranked(
-                PROMPT, schema, numbers=MAGNITUDES, system=asker.system, examples=shots
-            )
-        except RankedDecodeError:
-            break
-        plan, problems = parse_plan(value)
-        if plan is None or problems:
-            break
-        change = plan.changes[0]
-        entities = [x for x in (getattr(change, "target", None), getattr(change, "source", None)) if x]
-        used |= set(entities) or {f"demand:{getattr(change, 'product', None)}"}
-        interventions, twin_problems = check_against_twin(list(plan.changes), twin)
-        if twin_problems:
-            continue
-        if not entities:  # demand changes: propose at most one
-            drop_ops.add("demand")
+        choice = asker.llm.choose(PROMPT, options[:24], system=system)
+        plan = options[choice.index]
+        used.add(_subject(plan))
+        used.add(plan["changes"][0].get("target") or "demand")
+        parsed = WhatIfPlan.model_validate(plan)
+        interventions = compile_changes(list(parsed.changes), twin)
         outcome = asker.engine.run(interventions, "proposal")
         out.append(
             Suggestion(
-                plan=plan.model_dump(mode="json", exclude_none=True),
+                plan=plan,
                 interventions=[i.describe() for i in interventions],
                 outcome=outcome,
                 latency_s=time.perf_counter() - started,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from twinforge.copilot.plan import WhyPlan
+from twinforge.plan.models import WhyPlan
 from twinforge.scenario import ForbidFlow, Intervention, RemoveNode, ScaleParameter, Setpoint
 from twinforge.spec.models import TwinSpec
 

@@ -1,258 +1,549 @@
-"""Grounding: what a question actually mentions — which of the twin's entities, which numbers.
+"""Grounding: which parts of the twin a question names, however it names them.
 
-The twin uses this to check a model's output against the question: every entity and every number
-in a plan must come from the question (or from the twin itself), so the model cannot invent one.
-Entities are recognised by id, by name, by ``metadata.aliases``, and by simple derived forms
-(``buf_fill`` → "buf fill"; ``S2`` of kind supplier → "supplier 2"; ``C_berlin`` → "berlin").
+:func:`find_mentions` returns the question's *mentions* — spans of the question that refer to
+nodes, groups of nodes, lanes and products — using the twin's :class:`~twinforge.guard.lexicon.Lexicon`:
+
+- **ids** in any form ("buf_fill", "buf fill", "valve 1", "S3", "c_berlin");
+- **names** by any subset of their words that identifies the node ("Plant North", "the north
+  plant", "the Hanover plant", "the Bulle cheese dairy"), in British or American spelling, in
+  the plural, with typos;
+- **kind words** ("the pump" when there is one pump; "the DC" when there are two is ambiguous and
+  keeps both candidates); "both valves", "all plants", "every customer" name a group;
+- **descriptions**, to tell apart the candidates of a kind word ("the suction-side valve", "the
+  inlet valve") or, for a word only one node's description has, on their own;
+- **relations** ("the table behind the filler", "the buffer before the capper", "the tank the
+  pump fills", "the conveyor between the packer and the dock") by walking the twin's graph;
+- **pronouns** ("... and add 10 places to the buffer right after it");
+- **lanes** ("from S1 to P2", "the Hamburg → Hanover lane", "Bern -> Aclens", "between A and B").
+
+An ambiguous mention keeps its candidates: what the question says around it (a lane that exists,
+a parameter only one candidate has) may still decide; if nothing does, the question is declined
+as ambiguous, naming the candidates. Words that look like ids but are not in the twin ("M7",
+"valve3") are reported as unknown.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+import networkx as nx
+
+from twinforge.guard.lexicon import FUNCTION_WORDS, Lexicon
+from twinforge.guard.text import Token, normalise, stem, tokenize
 from twinforge.spec.models import TwinSpec
-
-_WORD_NUMBERS = {
-    "zero": 0,
-    "one": 1,
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "fifteen": 15,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "ninety": 90,
-    "hundred": 100,
-}
-#: Words that stand for a factor or a single unit of time ("for an hour" -> 1).
-_WORD_FACTORS = {
-    "double": 2.0,
-    "doubled": 2.0,
-    "doubles": 2.0,
-    "twice": 2.0,
-    "triple": 3.0,
-    "tripled": 3.0,
-    "triples": 3.0,
-    "half": 0.5,
-    "halve": 0.5,
-    "halved": 0.5,
-    "halves": 0.5,
-    "quadruple": 4.0,
-}
-_ARTICLE_UNIT = re.compile(r"\b(?:an?|one|per)\s+(second|minute|hour|day|week|shift)\b", re.I)
-_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:[.,]\d+)?|\.\d+)(?![\w.]*\d)")
-_TOKEN = re.compile(r"[a-z0-9]+")
-
-
-def _norm(text: str) -> str:
-    return " ".join(_TOKEN.findall(text.lower().replace("_", " ").replace("-", " ")))
 
 
 @dataclass(frozen=True)
 class Mention:
-    entity: str  # node id or edge key
-    alias: str  # the words that matched
-    start: int  # position in the normalised question
+    """A span of the question that refers to part of the twin."""
+
+    ids: tuple[str, ...]  # candidate node ids (one when resolved), or the edge key of a lane
+    start: int  # character span in the normalised question
+    end: int
+    text: str
+    how: str  # id | name | kind | description | relation | pronoun | lane
+    group: bool = False  # "both valves": every id, not one of them
+    lane: tuple[str, str] | None = None  # (source, target) of a lane mention
+    anchors: tuple[str, ...] = ()  # for a relation: the nodes it is said relative to ("behind the filler")
+
+    @property
+    def resolved(self) -> bool:
+        return len(self.ids) == 1 or self.group
+
+    @property
+    def id(self) -> str | None:
+        return self.ids[0] if len(self.ids) == 1 else None
 
 
 @dataclass
-class Grounding:
-    """What a question mentions."""
+class Mentions:
+    """Everything a question names."""
 
-    question: str
-    entities: list[Mention] = field(default_factory=list)
-    numbers: list[float] = field(default_factory=list)
-    unknown_ids: list[str] = field(default_factory=list)  # id-like words that are not in the twin
-    products: list[str] = field(default_factory=list)  # the twin's products the question names
+    entities: list[Mention] = field(default_factory=list)  # nodes and groups, in question order
+    lanes: list[Mention] = field(default_factory=list)
+    products: list[tuple[str, int, int]] = field(default_factory=list)  # (product, start, end)
+    unknown: list[str] = field(default_factory=list)  # id-like words the twin does not have
 
     @property
-    def entity_ids(self) -> list[str]:
+    def node_ids(self) -> list[str]:
         out: list[str] = []
         for m in self.entities:
-            if m.entity not in out:
-                out.append(m.entity)
+            for i in m.ids if m.resolved else ():
+                if i not in out:
+                    out.append(i)
         return out
 
-    def mentions(self, entity: str) -> bool:
-        return entity in self.entity_ids
 
-    written: list[float] = field(default_factory=list)  # numbers as written (digits and number words)
-
-    def written_number(self, value: float) -> float | None:
-        """``value`` when the question writes it (not only derived from a percentage)."""
-        return value if any(abs(value - w) <= 1e-9 * max(1.0, abs(w)) for w in self.written) else None
-
-    def has_number(self, value: float, rel: float = 1e-6) -> bool:
-        return any(abs(value - n) <= rel * max(1.0, abs(n)) for n in self.numbers)
+_QUANTIFIERS = {"both", "all", "every", "each"}
+_PRONOUNS = {"it", "its", "itself", "them", "their", "they", "there"}
+_DOWNSTREAM = {"behind", "after", "downstream", "following", "past", "beyond", "below"}
+_UPSTREAM = {"before", "upstream", "ahead", "feeding", "feeds", "above", "front", "preceding", "supplying"}
+_FILLS = {"fill", "feed", "supply", "serve", "deliver", "pump"}  # "the pump that fills the tank"
+_ID_LIKE = re.compile(r"\b([A-Za-z]{1,3}[_\-]?\d{1,3}[A-Za-z]?)\b")
+_SKIP_IN_SPAN = {"the", "of", "'s", "de"}
 
 
-_KIND_WORDS = {
-    "station": ["machine", "station"],
-    "supplier": ["supplier", "vendor"],
-    "plant": ["plant", "factory", "facility"],
-    "customer": ["customer", "client", "market"],
-    "warehouse": ["warehouse", "dc"],
-    "buffer": ["buffer"],
-    "pump": ["pump"],
-    "valve": ["valve"],
-    "tank": ["tank"],
-    "sensor": ["sensor"],
-    "depot": ["depot"],
-}
-
-
-def entity_aliases(twin: TwinSpec) -> dict[str, list[str]]:
-    """Normalised phrases that refer to each node (longest first)."""
-    aliases: dict[str, set[str]] = {}
-    for n in twin.nodes:
-        names = {n.id, n.id.replace("_", " ")}
-        if n.name:
-            names.add(n.name)
-            names.add(re.sub(r"\(.*?\)", "", n.name))
-            names.update(re.findall(r"\((.*?)\)", n.name))
-        for a in n.metadata.get("aliases", []) if isinstance(n.metadata.get("aliases"), list) else []:
-            names.add(str(a))
-        parts = re.split(r"[_\-]", n.id)
-        if len(parts) == 2 and len(parts[0]) <= 2 and len(parts[1]) >= 4:
-            names.add(parts[1])  # C_berlin -> berlin
-        m = re.fullmatch(r"([A-Za-z]+?)[_\-]?(\d+)", n.id)
-        if m:
-            for word in _KIND_WORDS.get(n.kind, []):
-                names.add(f"{word} {m.group(2)}")
-                names.add(f"{word} {n.id}")
-        aliases[n.id] = {_norm(x) for x in names if _norm(x)}
-    # an alias shared by two nodes identifies neither
-    counts: dict[str, int] = {}
-    for names in aliases.values():
-        for a in names:
-            counts[a] = counts.get(a, 0) + 1
-    return {
-        nid: sorted((a for a in names if counts[a] == 1), key=len, reverse=True)
-        for nid, names in aliases.items()
+def find_mentions(
+    question: str,
+    twin: TwinSpec,
+    lexicon: Lexicon | None = None,
+    skip: list[tuple[int, int]] | None = None,
+) -> Mentions:
+    """The question's mentions of the twin (see the module docstring). ``skip``: character spans
+    of the normalised question already read as quantities ("3,800 orders a day")."""
+    lex = lexicon or Lexicon.of(twin)
+    text = normalise(question)
+    tokens = tokenize(text)
+    stems = [lex.correct(t.text) if t.kind == "word" else t.text for t in tokens]
+    out = Mentions()
+    taken: set[int] = {
+        k for k, t in enumerate(tokens) if any(a <= t.start and t.end <= b for a, b in skip or ())
     }
+    raw: list[tuple[int, int, set[str], str, bool]] = []  # (first token, end token, candidates, how, group)
 
-
-def written_numbers(question: str) -> list[float]:
-    """Numbers written in digits or words (no derived forms)."""
-    text = question.lower()
-    out = []
-    for m in _NUMBER.finditer(text):
-        raw = m.group(0)
-        raw = raw.replace(",", ".") if re.fullmatch(r"[-+]?\d+,\d{1,2}", raw) else raw.replace(",", "")
-        try:
-            out.append(float(raw))
-        except ValueError:
+    # 1. ids as written (single tokens, and "valve 1" / "buf fill" as two)
+    for i, t in enumerate(tokens):
+        if i in taken or t.kind != "word":
             continue
-    out += [float(_WORD_NUMBERS[w]) for w in _TOKEN.findall(text) if w in _WORD_NUMBERS]
+        for width in (3, 2, 1):
+            if i + width > len(tokens):
+                continue
+            span = tokens[i : i + width]
+            if any(x.kind not in ("word", "number") for x in span) and not (
+                width == 3 and span[1].text == "-" and span[1].start == span[0].end
+            ):
+                continue
+            forms = {
+                " ".join(x.text for x in span),
+                "".join(x.text for x in span),
+                "_".join(x.text for x in span),
+                "".join(x.text for x in span).replace("-", ""),
+            }
+            hit = next((lex.by_id[f] for f in forms if f in lex.by_id), None)
+            if hit is not None:
+                raw.append((i, i + width, {hit}, "id", False))
+                taken.update(range(i, i + width))
+                break
+
+    # 2. names, kind words and descriptions: the longest spans whose words all fit a node
+    i = 0
+    while i < len(tokens):
+        if i in taken or tokens[i].kind not in ("word", "number"):
+            i += 1
+            continue
+        found = _span_at(i, tokens, stems, lex, taken)
+        if found is None:
+            i += 1
+            continue
+        end, cands, how = found
+        group = False
+        j = i - 1
+        while j >= 0 and tokens[j].text in ("our", "the", "of", "two", "three"):
+            j -= 1
+        if j >= 0 and tokens[j].text in _QUANTIFIERS and len(cands) > 1:
+            group = True
+        raw.append((i, end, cands, how, group))
+        taken.update(range(i, end))
+        i = end
+
+    # 3. pronouns: the latest resolved mention before them
+    for i, t in enumerate(tokens):
+        if t.text in _PRONOUNS and i not in taken:
+            before = [r for r in raw if r[1] <= i and len(r[2]) == 1 and r[3] != "pronoun"]
+            if before:
+                # "it" is the latest thing named; "they"/"them" the first (the subject)
+                pick = min if t.text in ("they", "them", "their") else max
+                last = pick(before, key=lambda r: r[1])
+                raw.append((i, i + 1, set(last[2]), "pronoun", False))
+
+    raw.sort(key=lambda r: r[0])
+    graph = _graph(twin)
+    mentions = [
+        Mention(
+            ids=tuple(sorted(c, key=_order(twin))),
+            start=tokens[a].start,
+            end=tokens[b - 1].end,
+            text=text[tokens[a].start : tokens[b - 1].end],
+            how=how,
+            group=group,
+        )
+        for a, b, c, how, group in raw
+    ]
+    index = {m.start: k for k, m in enumerate(mentions)}
+    token_at = {t.start: k for k, t in enumerate(tokens)}
+
+    # 4. relations resolve kind words: "the table behind the filler"
+    for k, m in enumerate(mentions):
+        if m.resolved or m.group:
+            continue
+        resolved = _relation(m, mentions, tokens, token_at, graph)
+        if resolved is None:
+            resolved = _possessive(k, mentions, text, graph)
+        if resolved is not None:
+            mentions[k] = resolved
+    # 5. descriptions tell candidates apart: "the suction-side valve"
+    for k, m in enumerate(mentions):
+        if m.resolved or m.group:
+            continue
+        a = token_at[m.start]
+        window = set(stems[max(0, a - 3) : a])
+        scores = {c: len(lex.nodes[c].description & window) for c in m.ids}
+        best = max(scores.values(), default=0)
+        winners = [c for c, s in scores.items() if s == best]
+        if best > 0 and len(winners) == 1:
+            mentions[k] = replace(m, ids=(winners[0],), how="description")
+    del index
+    mentions = _merge(mentions, text, lex)
+    # a description word that fits several nodes says nothing
+    mentions = [m for m in mentions if not (m.how == "description" and not m.resolved)]
+
+    out.entities = mentions
+    out.lanes = _lanes(mentions, tokens, token_at, twin, text)
+    inside = [(m.start, m.end) for m in mentions if m.how in ("id", "name")]
+    out.products = [
+        p for p in _products(tokens, stems, lex) if not any(a <= p[1] and p[2] <= b for a, b in inside)
+    ]
+    known = {f for nw in lex.nodes.values() for f in nw.ids} | {p.lower() for p in twin.products}
+    for m in _ID_LIKE.finditer(question):
+        token = m.group(1)
+        norm = token.lower()
+        if norm not in known and norm.replace("-", "_") not in known and norm.replace("_", "") not in known:
+            if not re.fullmatch(r"\d+[a-z]*|[a-z]\d{1,2}|(?:pt|co|no|ph)\d+", norm) or re.fullmatch(
+                r"[a-z]{1,2}\d{1,3}", norm
+            ):
+                if not _is_unit_like(norm):
+                    out.unknown.append(token)
     return out
 
 
-def extract_numbers(question: str) -> list[float]:
-    """Numbers written in the question, including words ("two", "double", "an hour")."""
-    text = question.lower()
-    out: list[float] = []
-    for m in _NUMBER.finditer(text):
-        raw = (
-            m.group(0).replace(",", ".")
-            if re.fullmatch(r"[-+]?\d+,\d{1,2}", m.group(0))
-            else m.group(0).replace(",", "")
+def _merge(mentions: list[Mention], text: str, lex: Lexicon) -> list[Mention]:
+    """Adjacent mentions of the same thing become one ("suction-side valve", "pack-lane chutes")."""
+    out: list[Mention] = []
+    for m in mentions:
+        gap = text[out[-1].end : m.start].strip(" -") if out else ""
+        same = (
+            bool(out)
+            and out[-1].ids == m.ids
+            and len(m.ids) == 1
+            and len(gap.split()) <= 1
+            and gap
+            not in ("and", "or", "to", "from", "with", "than", "vs", "versus", "of", "in", "at", "on", ",")
         )
-        try:
-            out.append(float(raw))
-        except ValueError:
-            continue
-    words = _TOKEN.findall(text)
-    for w in words:
-        if w in _WORD_NUMBERS:
-            out.append(float(_WORD_NUMBERS[w]))
-        if w in _WORD_FACTORS:
-            out.append(_WORD_FACTORS[w])
-    if _ARTICLE_UNIT.search(text) or "half an hour" in text:
-        out.append(1.0)
-    if "half an hour" in text or "half a day" in text:
-        out.append(0.5)
-    if "quarter of an hour" in text:
-        out.append(0.25)
-    # percentages also as fractions and factors ("20%" may mean 0.2 or x1.2)
-    for m in re.finditer(r"(\d+(?:\.\d+)?)\s*(?:%|percent)", text):
-        p = float(m.group(1))
-        out.extend([p / 100, 1 + p / 100, 1 - p / 100])
-    return sorted(set(out))
-
-
-_ID_LIKE = re.compile(r"\b([A-Z]{1,3}[_\-]?\d{1,3}[A-Za-z]?)\b")
-
-
-def _alias_pattern(alias: str) -> str:
-    """Regex for an alias as a whole phrase of the normalised question; a name ending in a word
-    also matches its plural ("run 2 cappers in parallel", "both pumps")."""
-    plural = "(?:s|es)?" if re.search(r"[a-z]{3}$", alias) else ""
-    return rf"(?<= ){re.escape(alias)}{plural}(?= )"
-
-
-def ground(question: str, twin: TwinSpec) -> Grounding:
-    """Find the twin's entities and the numbers a question mentions."""
-    g = Grounding(question=question)
-    text = f" {_norm(question)} "
-    taken: list[tuple[int, int]] = []
-    candidates = [(alias, nid) for nid, names in entity_aliases(twin).items() for alias in names]
-    for alias, nid in sorted(candidates, key=lambda c: len(c[0]), reverse=True):
-        for m in re.finditer(_alias_pattern(alias), text):
-            span = (m.start(), m.end())
-            if any(s < span[1] and span[0] < e for s, e in taken):
+        joinable = (
+            out
+            and (m.how == "description") == (out[-1].how == "description")
+            and "pronoun" not in (m.how, out[-1].how)  # "the hypo tank hits its low alarm"
+        )
+        if joinable and not m.group and not out[-1].group and (gap == "" or same):
+            common = set(out[-1].ids) & set(m.ids)
+            if not common and " " not in out[-1].text.strip():
+                # "the Schengen make-up carousel": the carousel whose id says Schengen
+                common = {i for i in m.ids if lex.surface_match(out[-1].text.strip(), i)}
+            if common:
+                keep = out[-1] if len(out[-1].ids) <= len(m.ids) else m
+                out[-1] = replace(
+                    keep,
+                    ids=tuple(dict.fromkeys(i for i in (*keep.ids, *out[-1].ids, *m.ids) if i in common)),
+                    start=out[-1].start,
+                    end=m.end,
+                    text=text[out[-1].start : m.end],
+                    how=out[-1].how if out[-1].how in ("id", "name") else m.how,
+                )
                 continue
-            taken.append(span)
-            g.entities.append(Mention(entity=nid, alias=alias, start=m.start()))
-    g.entities.sort(key=lambda m: m.start)
-    g.numbers = extract_numbers(question)
-    g.written = written_numbers(question)
-    for product in twin.products:
-        if re.search(rf"(?<= ){re.escape(_norm(product))}s?(?= )", text):
-            g.products.append(product)
-    known = {_norm(n.id) for n in twin.nodes} | {a for names in entity_aliases(twin).values() for a in names}
-    for m in _ID_LIKE.finditer(question):
-        token = m.group(1)
-        if _norm(token) not in known:
-            g.unknown_ids.append(token)
-    # numbers that are only part of an entity's name ("S2", "supplier 2") are not values
-    for mention in g.entities:
-        for d in re.findall(r"\d+(?:\.\d+)?", mention.alias):
-            if float(d) in g.numbers and not _number_elsewhere(question, d, mention.alias):
-                g.numbers.remove(float(d))
-                if float(d) in g.written:
-                    g.written.remove(float(d))
+        out.append(m)
+    return out
+
+
+def _is_unit_like(word: str) -> bool:
+    return bool(re.fullmatch(r"(m|km|kw|kwh|co|fd|pm|am|mm|cm)\d*", word)) or word in (
+        "co2",
+        "m3",
+        "h2o",
+        "pt100",
+    )
+
+
+def _candidates(s: str, t: Token, lex: Lexicon, first: bool) -> tuple[set[str], str]:
+    """Nodes a word can belong to, and how strongly: name (as written), stem (only the same
+    stem: "filling" for the filler), kind, weak, mark, description."""
+    if s in lex.by_stem:
+        names = set(lex.by_stem[s])
+        if s != stem(t.text):  # a typo corrected: the node whose whole name it is, if one is
+            size = {n: len(lex.nodes[n].name) + len(lex.nodes[n].weak) for n in names}
+            return {n for n in names if size[n] == min(size.values())}, "name"
+        exact = {n for n in names if lex.surface_match(t.text, n)}
+        named = {n for n in exact if lex.in_name(t.text, n)}
+        if named and len(named) < len(exact):
+            exact = named  # "Opole" the works (in its name) over the quarry Q_opole (in its id only)
+        if exact:
+            return exact, "name"
+        if t.text in lex.cues:
+            return set(), ""  # "faster" is a change, not the "fast movers" zone
+        return names, "stem"
+    kinds = lex.kind_words.get(s)
+    if kinds:
+        ids = lex.nodes_of_kind(kinds) | lex.by_weak.get(s, set())
+        named = (
+            {n for n in ids if lex.in_name(t.text, n)} if s == t.text or not t.text.endswith("s") else set()
+        )
+        if named:
+            ids = named  # "the basin" is the one called a basin, not every tank
+        return ids, ("kind" if lex.kind_match(t.text) else "stem")
+    if s in lex.by_weak:
+        return set(lex.by_weak[s]), "weak"
+    if s in lex.by_mark and not first:
+        return set(lex.by_mark[s]), "mark"
+    if s in lex.by_description:
+        return set(lex.by_description[s]), "description"
+    return set(), ""
+
+
+def _span_at(
+    i: int, tokens: list[Token], stems: list[str], lex: Lexicon, taken: set[int]
+) -> tuple[int, set[str], str] | None:
+    """The longest span from token ``i`` whose words all fit one or more nodes."""
+    cands, how = _candidates(stems[i], tokens[i], lex, first=True)
+    if not cands and stems[i] in lex.by_mark and i + 1 < len(tokens) and i + 1 not in taken:
+        # a short mark may lead when the next word agrees: "CT scanners", "zone B" read backwards
+        nxt, _ = _candidates(stems[i + 1], tokens[i + 1], lex, first=False)
+        if set(lex.by_mark[stems[i]]) & nxt:
+            cands, how = set(lex.by_mark[stems[i]]), "mark"
+    if not cands:
+        return None
+    strengths = {how}
+    best: tuple[int, set[str], set[str]] | None = (i + 1, cands, set(strengths))
+    j = i + 1
+    while j < len(tokens) and j not in taken:
+        if tokens[j].kind not in ("word", "number"):
+            break
+        if tokens[j].text in _SKIP_IN_SPAN and j + 1 < len(tokens):
+            nxt, _ = _candidates(stems[j + 1], tokens[j + 1], lex, first=False)
+            if nxt & cands and tokens[j].text != "the" and strengths & {"name", "mark"}:
+                j += 1
+                continue
+            break
+        more, strength = _candidates(stems[j], tokens[j], lex, first=False)
+        both = cands & more
+        if not both or (strength == "description" and strengths != {"description"}):
+            break  # a description word says which node, it is not part of the name
+        cands = both
+        strengths.add(strength)
+        j += 1
+        best = (j, cands, set(strengths))
+    end, cands, strengths = best
+    if "name" in strengths or ("mark" in strengths and strengths & {"kind", "weak", "name", "stem"}):
+        how = "name"
+    elif "kind" in strengths:
+        how = "kind"
+    elif "stem" in strengths:
+        how = "stem"
+    elif strengths == {"description"}:
+        word = tokens[i].text
+        if end - i == 1 and (len(word) < 5 or len(cands) > 1):
+            return None
+        how = "description"
+    else:
+        return None
+    # sensors only when nothing else fits (a question is about the process, not its instruments)
+    non_sensor = {c for c in cands if lex.nodes[c].kind != "sensor"}
+    if non_sensor and len(non_sensor) < len(cands):
+        cands = non_sensor
+    return end, cands, how
+
+
+def _graph(twin: TwinSpec) -> nx.DiGraph:
+    g = nx.DiGraph()
+    g.add_nodes_from(n.id for n in twin.nodes)
+    for e in twin.edges:
+        if e.kind in ("material", "physical"):
+            g.add_edge(e.source, e.target)
     return g
 
 
-def _number_elsewhere(question: str, digits: str, alias: str) -> bool:
-    """True when ``digits`` also occurs in the question outside the entity alias."""
-    text = _norm(question)
-    stripped = text.replace(alias, " ")
-    return re.search(rf"(?<![\w.]){re.escape(digits)}(?![\w])", stripped) is not None
+def _order(twin: TwinSpec):
+    pos = {n.id: k for k, n in enumerate(twin.nodes)}
+    return lambda x: pos.get(x, 0)
 
 
-def mask(question: str, twin: TwinSpec) -> str:
-    """The question with its entities, products and numbers replaced by placeholders of their
-    kind ("What if <supplier> goes out of business?"): what remains is how it is asked, which is
-    what few-shot retrieval should match on."""
-    g = ground(question, twin)
-    text = f" {_norm(question)} "
-    kinds = {n.id: n.kind for n in twin.nodes}
-    for m in sorted(g.entities, key=lambda m: len(m.alias), reverse=True):
-        text = re.sub(_alias_pattern(m.alias), f"<{kinds.get(m.entity, 'entity')}>", text)
-    for product in twin.products:
-        text = re.sub(rf"(?<= ){re.escape(_norm(product))}s?(?= )", "<product>", text)
-    text = re.sub(r"(?<= )\d+(?: \d+)?(?= )", "<n>", text)
-    return " ".join(text.split())
+def _relation(
+    m: Mention, mentions: list[Mention], tokens: list[Token], token_at: dict[int, int], graph: nx.DiGraph
+) -> Mention | None:
+    """Resolve an ambiguous mention by its relation to a resolved one ("the table behind the
+    filler", "the pump that fills the tank", "between the filler and the capper")."""
+    end_tok = next((k for k, t in enumerate(tokens) if t.end == m.end), None)
+    if end_tok is None:
+        return None
+    words = [t.text for t in tokens[end_tok + 1 : end_tok + 6]]
+    while words and words[0] in (
+        "right",
+        "just",
+        "directly",
+        "immediately",
+        "straight",
+        "that",
+        "which",
+        "is",
+        "sits",
+    ):
+        words = words[1:]
+    if not words:
+        return None
+    later = [x for x in mentions if x.start > m.end and x.resolved and not x.group]
+    if not later:
+        return None
+    anchor = later[0]
+    direction = None
+    w0 = words[0]
+    stem0 = stem(w0)
+    if w0 in _DOWNSTREAM or (w0 == "out" and words[1:2] == ["of"]):
+        direction = "down"
+    elif w0 in _UPSTREAM or (w0 == "in" and words[1:3] == ["front", "of"]) or stem0 in _FILLS:
+        direction = "up"
+    elif w0 == "between":
+        others = [x for x in later[:2] if x.id]
+        if len(others) == 2:
+            path_nodes = _between(graph, others[0].id, others[1].id)
+            hits = [c for c in m.ids if c in path_nodes]
+            if len(hits) == 1:
+                return replace(m, ids=(hits[0],), how="relation", anchors=(others[0].id, others[1].id))
+        return None
+    if direction is None or anchor.id is None:
+        return None
+    hits = _nearest(graph, anchor.id, set(m.ids), direction)
+    if len(hits) == 1:
+        return replace(m, ids=(hits[0],), how="relation", anchors=(anchor.id,))
+    return None
+
+
+def _possessive(k: int, mentions: list[Mention], text: str, graph: nx.DiGraph) -> Mention | None:
+    """Resolve an ambiguous mention owned by a resolved one: "the duty pump's discharge valve",
+    "the discharge valve of the duty pump" (the candidate nearest the owner, either way)."""
+    m = mentions[k]
+    owner = None
+    if k > 0 and mentions[k - 1].resolved and text[mentions[k - 1].end : m.start].strip() in ("'s", "s'"):
+        owner = mentions[k - 1]
+    elif (
+        k + 1 < len(mentions)
+        and mentions[k + 1].resolved
+        and text[m.end : mentions[k + 1].start].strip() in ("of", "of the", "on", "on the", "for", "for the")
+    ):
+        owner = mentions[k + 1]
+    if owner is None or owner.id is None or owner.id not in graph:
+        return None
+    dist = nx.single_source_shortest_path_length(graph.to_undirected(as_view=True), owner.id)
+    found = [(dist[c], c) for c in m.ids if c in dist]  # "the pickers of zone A" are zone A's own
+    if not found:
+        return None
+    best = min(d for d, _ in found)
+    hits = [c for d, c in found if d == best]
+    if len(hits) == 1:
+        return replace(m, ids=(hits[0],), how="relation", anchors=(owner.id,))
+    return None
+
+
+def _nearest(graph: nx.DiGraph, anchor: str, candidates: set[str], direction: str) -> list[str]:
+    """The candidates closest to ``anchor`` going downstream (or upstream)."""
+    g = graph if direction == "down" else graph.reverse(copy=False)
+    if anchor not in g:
+        return []
+    dist = nx.single_source_shortest_path_length(g, anchor)
+    found = [(d, n) for n, d in dist.items() if n in candidates and n != anchor]
+    if not found:
+        return []
+    best = min(d for d, _ in found)
+    return [n for d, n in found if d == best]
+
+
+def _between(graph: nx.DiGraph, a: str, b: str) -> set[str]:
+    for x, y in ((a, b), (b, a)):
+        try:
+            return set(nx.shortest_path(graph, x, y)) - {x, y}
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            continue
+    return set()
+
+
+_LANE_WORDS = {"to", "->", "-", "and", "into", "towards", "toward"}
+
+
+def _lanes(
+    mentions: list[Mention], tokens: list[Token], token_at: dict[int, int], twin: TwinSpec, text: str
+) -> list[Mention]:
+    """Lanes named by two nodes with an edge between them and a linking word ("from S1 to P2",
+    "Hamburg -> Hanover", "the Munich-Nuremberg lane", "between Bern and Aclens")."""
+    edges = {(e.source, e.target): e.key for e in twin.edges if e.kind == "material"}
+    out: list[Mention] = []
+    for a, b in itertools.pairwise(mentions):
+        gap = text[a.end : b.start].strip()
+        link = gap.split()
+        if not link or len(link) > 3 or not (set(link) & _LANE_WORDS or gap in ("-", "->")):
+            continue
+        before = text[max(0, a.start - 12) : a.start]
+        pairs = [
+            (x, y)
+            for x in (a.ids if not a.group else ())
+            for y in (b.ids if not b.group else ())
+            if (x, y) in edges
+        ]
+        if "between" in before.split() or link == ["and"]:
+            if "between" not in before.split():
+                continue
+            pairs += [(y, x) for x in a.ids for y in b.ids if (y, x) in edges]
+        if len(pairs) == 1:
+            src, dst = pairs[0]
+            out.append(
+                Mention(
+                    ids=(edges[pairs[0]],),
+                    start=a.start,
+                    end=b.end,
+                    text=text[a.start : b.end],
+                    how="lane",
+                    lane=(src, dst),
+                )
+            )
+    return out
+
+
+def _products(tokens: list[Token], stems: list[str], lex: Lexicon) -> list[tuple[str, int, int]]:
+    out = []
+    for i in range(len(stems)):
+        for width in (2, 1):
+            key = " ".join(stems[i : i + width])
+            if key in lex.products and (width == 1 or i + 1 < len(tokens)):
+                out.append((lex.products[key], tokens[i].start, tokens[i + width - 1].end))
+                break
+    seen: set[tuple[str, int]] = set()
+    return [p for p in out if (p[0], p[1]) not in seen and not seen.add((p[0], p[1]))]
+
+
+__all__ = ["FUNCTION_WORDS", "Mention", "Mentions", "find_mentions", "mask"]
+
+
+def mask(question: str, twin: TwinSpec, lexicon: Lexicon | None = None) -> str:
+    """The question with the twin's names, its products and its numbers replaced by placeholders
+    ("what if <station> is down for <n>?"): what remains is how it is asked. Used to find similar
+    examples and to check that evaluation splits share no phrasing."""
+    from twinforge.guard.quantities import scan
+
+    lex = lexicon or Lexicon.of(twin)
+    text = normalise(question)
+    numbers = scan(question, twin.currency)
+    mentions = find_mentions(question, twin, lex, skip=[(n.start, n.end) for n in numbers if n.unit])
+    spans: list[tuple[int, int, str]] = []
+    for m in mentions.entities:
+        kinds = {twin.node(i).kind for i in m.ids if twin.has_node(i)}
+        spans.append((m.start, m.end, f"<{kinds.pop() if len(kinds) == 1 else 'entity'}>"))
+    spans += [(a, b, "<product>") for _p, a, b in mentions.products]
+    spans += [(n.start, n.end, "<n>") for n in numbers]
+    out = text
+    taken: list[tuple[int, int]] = []
+    for a, b, _label in sorted(spans, key=lambda s: (s[0], -(s[1] - s[0]))):
+        if any(x < b and a < y for x, y in taken):
+            continue
+        taken.append((a, b))
+    for a, b in sorted(taken, reverse=True):
+        label = next(lbl for x, y, lbl in spans if (x, y) == (a, b))
+        out = out[:a] + label + out[b:]
+    return " ".join(out.split())

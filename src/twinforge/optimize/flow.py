@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import math
 import os
 import sys
@@ -55,6 +56,15 @@ if TYPE_CHECKING:
 
 #: Unit of every flow, capacity and demand in the plan.
 FLOW_UNIT = "item/day"
+#: The parameters the flow model reads, per kind (``edge`` for lanes). Others, such as lead times
+#: or distances, do not change a daily flow plan.
+FLOW_PARAMETERS: dict[str, set[str]] = {
+    "supplier": {"supply_capacity", "cost_per_unit"},
+    "plant": {"capacity", "processing_cost", "fixed_cost"},
+    "warehouse": {"capacity", "handling_cost"},
+    "customer": {"demand", "unmet_penalty"},
+    "edge": {"capacity", "cost_per_unit", "fixed_cost", "min_flow"},
+}
 #: Node kinds the flow model understands.
 FLOW_KINDS = ("supplier", "plant", "warehouse", "customer")
 #: Kinds that pass material on (throughput limited by ``capacity``, charged per item handled).
@@ -135,13 +145,14 @@ class InfeasibleFlowError(TwinforgeError):
 class FlowOptions:
     """How to build and solve the flow model.
 
-    ``integer``: whole items on every lane (flows, purchases and shortfalls are integers).
+    ``integer``: whole items on every lane (flows, purchases and shortfalls are integers); ``None``
+    (the default) takes the twin's ``planning.integer_flows``.
     ``fixed_costs``: model plant and lane fixed costs as open/use decisions (a MIP); ``False``
     drops them for a pure LP (the fixed component is then 0). ``planning_period``: the period one
     daily plan covers, for outages (seconds or a quantity such as ``"1 day"``).
     """
 
-    integer: bool = False
+    integer: bool | None = None
     fixed_costs: bool = True
     time_limit: float | None = None
     mip_rel_gap: float = 1e-6
@@ -875,6 +886,11 @@ class _Builder:
             if fixed > 0 and not m.options.fixed_costs:
                 m.notes.append(f"fixed cost of {nid} ({fixed:g} {self.cur}/day) ignored (pure LP)")
 
+    @property
+    def at_least(self) -> bool:
+        """Whether the twin lets a customer receive more than its demand."""
+        return bool(self.twin.planning and self.twin.planning.demand == "at_least")
+
     def add_customer_rows(self) -> None:
         m = self.m
         for nid, kind in m.node_kind.items():
@@ -899,7 +915,7 @@ class _Builder:
                         product=p,
                         label=label,
                         lower=d,
-                        upper=d,
+                        upper=INF if self.at_least else d,
                         terms=terms,
                         baseline=before,
                         intervention=self.attribute(nid, "demand", p) if before is not None else None,
@@ -1111,6 +1127,8 @@ def build_flow_model(
     cannot honour (setpoints, arrival rates).
     """
     options = options or FlowOptions()
+    if options.integer is None:
+        options = dataclasses.replace(options, integer=bool(twin.planning and twin.planning.integer_flows))
     if scenario is None:
         return _Builder(twin, options, None, None, []).build([], [])
     applied = prepare_scenario(twin, scenario)

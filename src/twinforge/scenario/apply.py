@@ -341,9 +341,17 @@ class _Applier:
         if not self._product_ok((*path, "product"), iv.product):
             return
         if iv.targets is None:
-            targets = [n.id for n in self.twin.nodes if n.kind == "customer" and "demand" in n.parameters]
+            # every customer that has this demand: one that never buys the product is left alone
+            targets = [
+                n.id
+                for n in self.twin.nodes
+                if n.kind == "customer"
+                and "demand" in n.parameters
+                and (iv.product is None or n.parameters["demand"].for_product(iv.product) is not None)
+            ]
             if not targets:
-                self.c.add(path, "the twin has no customer with a demand to scale", code="kind-rule")
+                what = f" of {iv.product}" if iv.product else ""
+                self.c.add(path, f"the twin has no customer with a demand{what} to scale", code="kind-rule")
                 return
         else:
             targets = [

@@ -20,7 +20,7 @@ plant emulator), :func:`replay_schedule` (a production schedule under breakdowns
 from twinforge.sim.errors import KpiExpressionError, SimulationError
 from twinforge.sim.expressions import evaluate
 from twinforge.sim.kernel import Kernel, StopSimulation
-from twinforge.sim.model import Model, ReplicationResult, RunOptions, run_replication
+from twinforge.sim.model import Model, ReplicationResult, RunOptions, run_replication, start_state
 from twinforge.sim.montecarlo import (
     Comparison,
     MonteCarloResult,
@@ -86,6 +86,7 @@ __all__ = [
     "run_replication",
     "run_replications",
     "simulate",
+    "start_state",
     "starting_state",
     "state_mapping",
     "summarise",

@@ -389,3 +389,14 @@ class Model:
 def run_replication(plan: ModelPlan, seed: int, replication: int, options: RunOptions) -> ReplicationResult:
     """Build and run one replication."""
     return Model(plan, seed, replication, options).run()
+
+
+def start_state(twin: Any, node: str, name: str, seed: int = 0) -> float:
+    """A state variable of ``node`` at the start of a run: levels from their initial parameters,
+    flows, pressures, currents and temperatures from the solved network, wear and queues empty.
+    What the twin itself says a state is when no live data is connected."""
+    from twinforge.sim.plan import compile_twin
+
+    model = Model(compile_twin(twin), seed, 0, RunOptions(horizon=0.0))
+    model.start()
+    return float(model.component(node).state_value(name))

@@ -253,6 +253,20 @@ class Edge(BaseModel):
         return kd.params.get(name) if kd else None
 
 
+class PlanningRules(BaseModel):
+    """What a plan computed from the twin must respect, as operations-research models state it.
+
+    ``demand``: ``exact`` (every customer receives exactly its demand) or ``at_least`` (at least its
+    demand; more is allowed when it is cheaper or a contract minimum forces it).
+    ``integer_flows``: shipments are whole items (pallets, containers): the flow plan is a MIP.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    demand: Literal["exact", "at_least"] = "exact"
+    integer_flows: bool = False
+
+
 class TwinSpec(BaseModel):
     """A whole twin. Load one with :func:`twinforge.spec.load_spec`; it is validated on load."""
 
@@ -265,6 +279,10 @@ class TwinSpec(BaseModel):
     products: list[str] = Field(default_factory=list, description="Products (commodities) that flow")
     nodes: list[Node] = Field(default_factory=list)
     edges: list[Edge] = Field(default_factory=list)
+    planning: PlanningRules | None = Field(
+        default=None,
+        description="Rules for plans computed from the twin (demand met exactly or at least; whole-item flows)",
+    )
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     # -- lookups -------------------------------------------------------------------------

@@ -29,6 +29,9 @@ class LLMProvider(ABC):
     name: str = ""
     #: True when text never leaves the machine (no redaction needed).
     is_local: bool = False
+    #: True when the provider can score continuations (log-probabilities of given texts), so
+    #: that :meth:`rank` works; providers that cannot are asked to generate under a schema.
+    can_rank: bool = False
 
     @property
     @abstractmethod
@@ -51,6 +54,11 @@ class LLMProvider(ABC):
     @abstractmethod
     def stream(self, messages: list[Message], params: GenerationParams) -> Iterator[str | StreamEnd]:
         """Text pieces as they are generated, then one :class:`StreamEnd`."""
+
+    def rank(self, messages: list[Message], schema: dict[str, Any], numbers: Any = ()) -> Any:
+        """Decode ``schema`` after ``messages`` by ranking the continuations it allows (a
+        :class:`twinforge.ai.ranked.RankedResult`). Only for providers with ``can_rank``."""
+        raise NotImplementedError(f"provider {self.name!r} cannot score continuations")
 
     def describe(self) -> dict[str, Any]:
         """Facts for ``twinforge llm check`` (model file, endpoint, ...)."""

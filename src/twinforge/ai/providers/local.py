@@ -332,6 +332,7 @@ class LocalLlamaProvider(LLMProvider):
 
     name = "local"
     is_local = True
+    can_rank = True
 
     def __init__(
         self,
@@ -355,6 +356,9 @@ class LocalLlamaProvider(LLMProvider):
         self.grammar_backend = grammar_backend
         self.extra_buffer_types = extra_buffer_types
         self.quiet = quiet
+
+    def rank(self, messages: list[Message], schema: dict[str, Any], numbers: Any = ()) -> Any:
+        return ranked_decode(self, messages, schema, numbers=numbers)
 
     @property
     def model(self) -> str:

@@ -1,0 +1,63 @@
+"""How people name the parts of a twin: ids, names, kinds, plurals, spellings, typos, relations,
+pronouns, lanes; unknown names."""
+
+from __future__ import annotations
+
+from twinforge.guard.grounding import find_mentions, mask
+
+
+def ids(question, twin):
+    return [m.ids for m in find_mentions(question, twin).entities]
+
+
+def test_ids_names_and_name_words(supply_chain):
+    assert ids("What if S3 goes out of business?", supply_chain) == [("S3",)]
+    assert ids("Why is Plant North maxed out?", supply_chain) == [("P1",)]
+    assert ids("the north plant", supply_chain) == [("P1",)]
+    assert ids("What do Alpen Ingredients charge?", supply_chain) == [("S2",)]
+    assert ids("the Hamburg supplier", supply_chain) == [("S1",)]
+    assert ids("supplier 2", supply_chain) == [("S2",)]
+
+
+def test_kind_words_plurals_spellings_and_typos(bottling_line, pump_station):
+    assert ids("the labeller", bottling_line) == [("labeler",)]  # British spelling
+    assert ids("the depalletiser", bottling_line) == [("depalletizer",)]
+    assert ids("run 2 cappers in parallel", bottling_line) == [("capper",)]
+    assert ids("the fillr is down", bottling_line) == [("filler",)]  # a typo
+    assert ids("the pump", pump_station) == [("pump",)]  # one pump: a kind word names it
+    # two valves: the kind word keeps both candidates
+    assert ids("the valve", pump_station) == [("valve1", "valve2")]
+    # a description tells them apart
+    assert ids("the suction-side valve", pump_station) == [("valve1",)]
+    assert ids("the outlet valve", pump_station) == [("valve2",)]
+
+
+def test_groups_relations_and_pronouns(bottling_line, pump_station):
+    m = find_mentions("What if both valves are set to 60% open?", pump_station).entities[0]
+    assert m.group and m.ids == ("valve1", "valve2")
+    assert ids("the accumulation table behind the filler", bottling_line)[0] == ("buf_fill",)
+    assert ids("the table in front of the rinser", bottling_line)[0] == ("buf_depal",)
+    assert ids("a table between filler and capper", bottling_line)[0] == ("buf_fill",)
+    found = ids("Make the filler faster and add 10 places to the buffer right after it.", bottling_line)
+    assert found == [("filler",), ("buf_fill",), ("filler",)]
+
+
+def test_lanes(supply_chain):
+    lanes = find_mentions("What if we stop shipping from Hamburg to Hanover?", supply_chain).lanes
+    assert [m.lane for m in lanes] == [("S1", "P1")]
+    lanes = find_mentions("The Munich-Nuremberg lane closes", supply_chain).lanes
+    assert [m.lane for m in lanes] == [("S2", "P2")]
+    assert find_mentions("between Berlin and Hanover", supply_chain).lanes[0].lane == ("P1", "C_berlin")
+
+
+def test_unknown_ids_and_products(supply_chain):
+    found = find_mentions("What if supplier S9 and cola at Berlin?", supply_chain)
+    assert found.unknown == ["S9"]
+    assert [p for p, _, _ in found.products] == ["cola"]
+
+
+def test_mask_keeps_how_it_is_asked(bottling_line):
+    assert (
+        mask("What if the filler is down for 3 hours?", bottling_line)
+        == "what if the <station> is down for <n>?"
+    )
