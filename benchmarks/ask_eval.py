@@ -205,7 +205,16 @@ def main() -> None:
         f"wrong={share(held, 'wrong'):.1f} declined={share(held_un, 'declined'):.1f} "
         f"p95_s={np.percentile(lat, 95):.2f} n={len(held)}"
     )
-    print(f"\nwall time {time.perf_counter() - started:.0f} s")
+    goals = [
+        ("held-out twins correct ≥ 90 %", share(twins_ans, "correct") >= 90),
+        ("held-out phrasings correct ≥ 90 %", share(tmpl_ans, "correct") >= 90),
+        ("wrong ≤ 1 %", share(held, "wrong") <= 1),
+        ("unanswerables declined ≥ 95 %", share(held_un, "declined") >= 95),
+        ("p95 ≤ 8 s", float(np.percentile(lat, 95)) <= 8),
+    ]
+    verdict = "; ".join(f"{g}: {'met' if ok else '**not met**'}" for g, ok in goals)
+    print(f"\ngoals: {verdict}")
+    print(f"wall time {time.perf_counter() - started:.0f} s")
     if args.record:
         body = (
             "Questions and expected meanings written by authors who had not read the pipeline, frozen "
@@ -223,6 +232,7 @@ def main() -> None:
             + "Frozen files (SHA-256, first 16 hex digits):\n\n"
             + "\n".join(f"- `{c}`" for c in checksums)
             + "\n\n"
+            + f"Goals: {verdict}.\n\n"
             + HONESTY
             + f"\n\n`{headline}`"
         )
