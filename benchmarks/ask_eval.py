@@ -55,9 +55,11 @@ SETS = {
     "templates_test": "held-out phrasings",
     "dev": "dev (tuned on)",
     "dev2": "dev 2 (tuned on)",
+    "dev3": "dev 3 (tuned on)",
+    "heldout2": "held-out twins 2",
 }
-DEV = ("dev", "dev2")
-HELD_OUT = ("heldout", "templates_test")
+DEV = ("dev", "dev2", "dev3")
+HELD_OUT = ("heldout", "templates_test", "heldout2")
 
 
 def verify(folder: Path) -> list[str]:
