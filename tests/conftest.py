@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from twinforge.data import MosquittoBroker
+from twinforge.data.brokers import mosquitto_binary
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
@@ -40,3 +43,14 @@ def warehouse():
     from twinforge.spec import load_spec
 
     return load_spec(ROOT / "benchmarks" / "ask" / "dev" / "warehouse_picking.yaml")
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path):
+    """A real mosquitto on a free loopback port, with twinforge's no-drop configuration."""
+    if mosquitto_binary() is None:
+        pytest.skip("mosquitto binary not installed (.ci/run installs it with apt-get install mosquitto)")
+    broker = MosquittoBroker(data_dir=tmp_path / "mosquitto")
+    broker.start()
+    yield broker
+    broker.close()

@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from twinforge.data import DuckDBStore, MosquittoBroker
-from twinforge.data.brokers import mosquitto_binary
+from twinforge.data import DuckDBStore
 from twinforge.spec import loads_spec
 
 FLOW_RIG = """
@@ -46,17 +43,6 @@ def flow_rig():
 def store():
     with DuckDBStore(":memory:") as s:
         yield s
-
-
-@pytest.fixture
-def mosquitto(tmp_path: Path):
-    """A real mosquitto on a free loopback port, with twinforge's no-drop configuration."""
-    if mosquitto_binary() is None:
-        pytest.skip("mosquitto binary not installed (.ci/run installs it with apt-get install mosquitto)")
-    broker = MosquittoBroker(data_dir=tmp_path / "mosquitto")
-    broker.start()
-    yield broker
-    broker.close()
 
 
 @pytest.fixture

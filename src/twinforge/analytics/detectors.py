@@ -51,8 +51,9 @@ class PCADetector(Detector):
     is out of control when either chart is. The scores are in units of the control limits, so
     ``FixedThreshold(1.0)`` alarms exactly at the statistical limits.
 
-    Contributions: Q's are the squared residuals e_j²; T²'s use the symmetric square root
-    ``M = P Λ^-1/2 Pᵀ`` (T² = ||M z||², contribution (M z)_j² ≥ 0), each scaled by its limit.
+    Contributions are reconstruction-based (Alcala & Qin, 2009): for Q, e_j² / (I - P Pᵀ)_jj; for
+    T², (D z)_j² / D_jj with D = P Λ⁻¹ Pᵀ; each scaled by its limit. They name the faulty signal of a
+    single-sensor fault instead of smearing it over the signals correlated with it.
     """
 
     def __init__(
@@ -149,9 +150,16 @@ class PCADetector(Detector):
         return np.maximum(t2, q)
 
     def _contributions(self, frame: pd.DataFrame) -> np.ndarray:
-        t2_parts, residual = self._parts(frame)
-        t2 = t2_parts**2 / self.t2_limit_
-        q = residual**2 / self.q_limit_
+        # reconstruction-based contributions (Alcala & Qin, 2009): how much of each statistic goes
+        # away when signal j alone is reconstructed; unlike plain squared residuals they do not
+        # smear a fault of one sensor over the signals correlated with it
+        z = (frame.to_numpy() - self.mean_) / self.scale_
+        p = self.components_
+        residual = z - (z @ p) @ p.T
+        c_diag = np.maximum(1.0 - (p**2).sum(axis=1), 1e-12)  # diag(I - P Pᵀ)
+        d = self._t2_root @ self._t2_root  # P Λ⁻¹ Pᵀ
+        t2 = (z @ d) ** 2 / np.maximum(np.diag(d), 1e-12) / self.t2_limit_
+        q = residual**2 / c_diag / self.q_limit_
         if self.statistic == "t2":
             return t2
         if self.statistic == "q":

@@ -98,6 +98,22 @@ class AskResult:
             "chosen_by": self.chosen_by,
             "margin": None if self.margin is None or self.margin == float("inf") else round(self.margin, 3),
             "notes": self.notes,
+            # where each number came from: the run's headline KPI, baseline vs scenario, CI
+            "outcomes": [
+                {
+                    "kpi": o.kpi,
+                    "unit": o.unit,
+                    "baseline": o.baseline,
+                    "scenario": o.scenario,
+                    "delta": o.delta,
+                    "delta_pct": o.delta_pct,
+                    "ci": list(o.ci) if o.ci is not None else None,
+                    "feasible": o.feasible,
+                    "details": list(o.details),
+                    "numbers": dict(o.numbers),
+                }
+                for o in self.outcomes
+            ],
             "narrative": self.narrative,
             "mapping_s": round(self.mapping_s, 3),
             "run_s": round(self.run_s, 3),

@@ -6,17 +6,19 @@ See ``docs/data.md``. The pieces:
 - :func:`ingest_file` with a :class:`FileMapping` (CSV/Parquet → signals, unit conversion);
 - :class:`MqttIngestor` with a :class:`MqttMapping` (topic templates, JSON payloads, QoS 1);
 - :class:`PlantEmulator` publishing any :class:`TelemetrySource` (:class:`SimulatedTelemetry`,
-  :class:`ReplaySource`, :class:`InitialStateTelemetry`);
+  :class:`ReplaySource`, :class:`InitialStateTelemetry`), with sensor faults from a :class:`FaultInjector`;
 - :func:`sync_state` → :class:`TwinState`;
 - :class:`EmbeddedBroker` (amqtt, in process) and :class:`MosquittoBroker` (managed process).
 """
 
 from twinforge.data.brokers import EmbeddedBroker, MosquittoBroker, free_port, mosquitto_config
 from twinforge.data.emulator import (
+    FaultInjector,
     InitialStateTelemetry,
     PlantEmulator,
     PublishReport,
     ReplaySource,
+    SensorFault,
     SimulatedTelemetry,
     TelemetrySample,
     TelemetrySource,
@@ -52,6 +54,7 @@ __all__ = [
     "DownsampleReport",
     "DuckDBStore",
     "EmbeddedBroker",
+    "FaultInjector",
     "FileIngestReport",
     "FileMapping",
     "IngestStats",
@@ -68,6 +71,7 @@ __all__ = [
     "QuarantineRecord",
     "ReplaySource",
     "SampleBatch",
+    "SensorFault",
     "SignalIndex",
     "SignalInfo",
     "SignalStatus",

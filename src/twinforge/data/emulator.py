@@ -10,6 +10,9 @@ The emulator takes any :class:`TelemetrySource` — an iterable of :class:`Telem
 - :class:`InitialStateTelemetry`: every signal reads the initial value of the state it observes
   plus Gaussian noise of the signal's ``noise_std`` — a steady plant, for twins the simulator
   cannot run and for tests that need exact, simple values.
+
+:class:`FaultInjector` wraps any source and applies sensor faults (offset, gain, stuck, drift,
+noise, spikes) started and cleared while it streams: how a demo or a test makes an alert happen.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import paho.mqtt.client as paho
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from twinforge.data.errors import BrokerError
 from twinforge.data.files import FileMapping, _parse_times
@@ -194,6 +198,91 @@ def _stream(
         yield float(t), k, node, signal, float(level + e)
 
 
+FaultKind = Literal["offset", "gain", "stuck", "drift", "noise", "spike"]
+
+
+class SensorFault(BaseModel):
+    """A fault of one signal: ``offset`` adds ``magnitude``; ``gain`` multiplies by it; ``stuck``
+    holds the last value read before the fault; ``drift`` adds ``magnitude`` per minute since the
+    fault began; ``noise`` adds Gaussian noise of std ``magnitude``; ``spike`` adds ``magnitude``
+    to one sample in ten."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    node: str = Field(max_length=128)
+    signal: str = Field(max_length=128)
+    kind: FaultKind = "offset"
+    magnitude: float = Field(0.0, allow_inf_nan=False)
+
+
+class FaultInjector:
+    """A telemetry source with sensor faults applied to it; faults can be injected and cleared
+    from another thread while it streams (thread-safe)."""
+
+    def __init__(self, source: Iterable[TelemetrySample], spec: TwinSpec, seed: int = 0) -> None:
+        self.source = source
+        self.index = SignalIndex(spec)
+        self._faults: dict[tuple[str, str], tuple[SensorFault, float | None]] = {}
+        self._last: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        self._rng = np.random.default_rng(seed)
+        self._count = 0
+
+    def inject(self, fault: SensorFault) -> SensorFault:
+        """Start ``fault`` (replacing any fault of the same signal); an unknown signal is an error."""
+        self.index.lookup(fault.node, fault.signal, where="fault")
+        with self._lock:
+            self._faults[(fault.node, fault.signal)] = (fault, None)
+        return fault
+
+    def clear(self, node: str | None = None, signal: str | None = None) -> int:
+        """Stop the faults of ``node``/``signal`` (all when not given); how many were stopped."""
+        with self._lock:
+            keys = [
+                k
+                for k in self._faults
+                if (node is None or k[0] == node) and (signal is None or k[1] == signal)
+            ]
+            for k in keys:
+                del self._faults[k]
+        return len(keys)
+
+    def active(self) -> list[SensorFault]:
+        with self._lock:
+            return [f for f, _ in self._faults.values()]
+
+    def __iter__(self) -> Iterator[TelemetrySample]:
+        for s in self.source:
+            key = (s.node, s.signal)
+            with self._lock:
+                entry = self._faults.get(key)
+                if entry is not None and entry[1] is None:
+                    entry = (entry[0], s.timestamp)
+                    self._faults[key] = entry
+            if entry is None:
+                self._last[key] = s.value
+                yield s
+                continue
+            fault, since = entry
+            self._last.setdefault(key, s.value)  # stuck from the first sample: it holds that one
+            yield s._replace(value=self._apply(fault, s, since or s.timestamp))
+
+    def _apply(self, fault: SensorFault, s: TelemetrySample, since: float) -> float:
+        m = fault.magnitude
+        if fault.kind == "offset":
+            return s.value + m
+        if fault.kind == "gain":
+            return s.value * m
+        if fault.kind == "stuck":
+            return self._last.get((s.node, s.signal), s.value)
+        if fault.kind == "drift":
+            return s.value + m * (s.timestamp - since) / 60.0
+        if fault.kind == "noise":
+            return s.value + float(self._rng.normal(0.0, abs(m)))
+        self._count += 1
+        return s.value + (m if self._count % 10 == 0 else 0.0)  # spike
+
+
 @dataclass
 class PublishReport:
     samples: int = 0
@@ -291,10 +380,18 @@ class PlantEmulator:
             self._sent += 1
 
     def publish(
-        self, source: Iterable[TelemetrySample], *, speed: float | None = None, wait_s: float = 60.0
+        self,
+        source: Iterable[TelemetrySample],
+        *,
+        speed: float | None = None,
+        wait_s: float = 60.0,
+        on_clock: bool = False,
+        stop: threading.Event | None = None,
     ) -> PublishReport:
         """Publish every sample of ``source``. ``speed``: None = as fast as possible, 1.0 = real
-        time, 10 = ten times faster. Returns when the broker acknowledged every message."""
+        time, 10 = ten times faster. ``on_clock``: publish each sample when the wall clock reaches
+        its timestamp (samples stamped in the past, a backlog, go at once). ``stop``: an event that
+        ends publishing early. Returns when the broker acknowledged every message."""
         if not self._started:
             self.connect()
         report = PublishReport()
@@ -311,7 +408,19 @@ class PlantEmulator:
             report.messages += 1
 
         for sample in source:
-            if speed is not None:
+            if stop is not None and stop.is_set():
+                break
+            if on_clock:
+                delay = sample.timestamp - time.time()
+                if delay > 0:
+                    for topic in list(buffers):
+                        flush(topic)
+                    if stop is not None:
+                        if stop.wait(delay):
+                            break
+                    else:
+                        time.sleep(delay)
+            elif speed is not None:
                 if t0_data is None:
                     t0_data = sample.timestamp
                 due = t_start + (sample.timestamp - t0_data) / speed

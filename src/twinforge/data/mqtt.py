@@ -533,6 +533,7 @@ class MqttIngestor:
         self._writer: threading.Thread | None = None
         self._connect_error: str | None = None
         self._on_batch: list[Callable[[IngestStats], None]] = []
+        self._on_samples: list[Callable[[SampleBatch], None]] = []
 
         kwargs: dict[str, Any] = {
             "callback_api_version": paho.CallbackAPIVersion.VERSION2,
@@ -616,6 +617,11 @@ class MqttIngestor:
     def on_batch(self, callback: Callable[[IngestStats], None]) -> None:
         """Call ``callback(stats)`` from the writer thread after each committed batch."""
         self._on_batch.append(callback)
+
+    def on_samples(self, callback: Callable[[SampleBatch], None]) -> None:
+        """Call ``callback(batch)`` from the writer thread with each batch once it is stored (a live
+        view: the service streams it to clients and scores it)."""
+        self._on_samples.append(callback)
 
     def stop(self, timeout_s: float = 10.0) -> IngestStats:
         """Write and acknowledge everything received, then disconnect."""
@@ -788,3 +794,9 @@ class MqttIngestor:
                 cb(self.stats)
             except Exception:
                 log.exception("on_batch callback failed")
+        if len(batch):
+            for sample_cb in self._on_samples:
+                try:
+                    sample_cb(batch)
+                except Exception:
+                    log.exception("on_samples callback failed")

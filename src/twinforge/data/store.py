@@ -27,7 +27,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -198,6 +198,12 @@ CREATE TABLE IF NOT EXISTS telemetry.quarantine (
     id BIGINT PRIMARY KEY DEFAULT nextval('telemetry.quarantine_ids'),
     received TIMESTAMP NOT NULL, twin VARCHAR, source VARCHAR NOT NULL, location VARCHAR,
     payload BLOB, reason VARCHAR NOT NULL);
+CREATE SEQUENCE IF NOT EXISTS telemetry.alert_ids START 1;
+CREATE TABLE IF NOT EXISTS telemetry.alerts (
+    id BIGINT PRIMARY KEY DEFAULT nextval('telemetry.alert_ids'),
+    twin VARCHAR NOT NULL, node VARCHAR, signal VARCHAR, source VARCHAR NOT NULL,
+    started TIMESTAMP NOT NULL, ended TIMESTAMP, score DOUBLE, peak_score DOUBLE, threshold DOUBLE,
+    contributions VARCHAR, text VARCHAR, acked_at TIMESTAMP, acked_by VARCHAR);
 CREATE OR REPLACE VIEW telemetry.signals AS
     SELECT s.twin, s.node, s.signal, x.ts AS timestamp, x.value, x.quality, s.unit
     FROM telemetry.samples x JOIN telemetry.series s USING (sid);
@@ -243,6 +249,8 @@ class DuckDBStore:
         self.path = str(path)
         self.read_only = read_only
         self._lock = threading.RLock()
+        #: bumped on every alert written, updated or acknowledged (readers cache against it)
+        self.alerts_version = 0
         self._sids: dict[tuple[str, str, str], int] = {}
         if self.path != MEMORY:
             p = Path(self.path)
@@ -603,6 +611,94 @@ class DuckDBStore:
         )
         frame["payload"] = [json.loads(p) if isinstance(p, str) else None for p in frame["payload"]]
         return _utc(frame, "timestamp")
+
+    # -- alerts --------------------------------------------------------------------------
+    def write_alert(self, twin: str, alert: Mapping[str, Any]) -> int:
+        """Store an alert (``node``, ``signal``, ``source``, ``started``, ``score``, ``peak_score``,
+        ``threshold``, ``contributions`` (JSON), ``text``); its id."""
+        self._check_writable()
+        with self._transaction() as con:
+            row = con.execute(
+                "INSERT INTO telemetry.alerts (twin, node, signal, source, started, ended, score, peak_score, "
+                "threshold, contributions, text) VALUES (?, ?, ?, ?, make_timestamp(?), make_timestamp(?), "
+                "?, ?, ?, ?, ?) RETURNING id",
+                [
+                    twin,
+                    alert.get("node"),
+                    alert.get("signal"),
+                    str(alert.get("source") or "detector"),
+                    to_us(alert["started"]),
+                    None if alert.get("ended") is None else to_us(alert["ended"]),
+                    alert.get("score"),
+                    alert.get("peak_score"),
+                    alert.get("threshold"),
+                    _json_text(alert.get("contributions")),
+                    alert.get("text"),
+                ],
+            ).fetchone()
+        self.alerts_version += 1
+        return int(row[0])
+
+    def update_alert(
+        self, alert_id: int, *, ended: Any = None, peak_score: float | None = None, contributions: Any = None
+    ) -> None:
+        """Record how an open alert evolved: its end, peak score and signal contributions."""
+        self._check_writable()
+        with self._transaction() as con:
+            if ended is not None:
+                con.execute(
+                    "UPDATE telemetry.alerts SET ended = make_timestamp(?) WHERE id = ?",
+                    [to_us(ended), alert_id],
+                )
+            if peak_score is not None:
+                con.execute("UPDATE telemetry.alerts SET peak_score = ? WHERE id = ?", [peak_score, alert_id])
+            if contributions is not None:
+                con.execute(
+                    "UPDATE telemetry.alerts SET contributions = ? WHERE id = ?",
+                    [_json_text(contributions), alert_id],
+                )
+        self.alerts_version += 1
+
+    def ack_alert(self, alert_id: int, by: str) -> bool:
+        """Acknowledge an alert; False when there is no such alert."""
+        self._check_writable()
+        with self._transaction() as con:
+            found = con.execute(
+                "UPDATE telemetry.alerts SET acked_at = coalesce(acked_at, now()::TIMESTAMP), "
+                "acked_by = coalesce(acked_by, ?) WHERE id = ? RETURNING id",
+                [by, alert_id],
+            ).fetchall()
+        self.alerts_version += 1
+        return bool(found)
+
+    def alerts(
+        self,
+        twin: str | None = None,
+        *,
+        open_only: bool = False,
+        unacked_only: bool = False,
+        limit: int = 200,
+    ) -> pd.DataFrame:
+        """Alerts, newest first: ``id, twin, node, signal, source, started, ended, score, peak_score,
+        threshold, contributions, text, acked_at, acked_by``."""
+        where, params = ["TRUE"], []
+        if twin is not None:
+            where.append("twin = ?")
+            params.append(twin)
+        if open_only:
+            where.append("ended IS NULL")
+        if unacked_only:
+            where.append("acked_at IS NULL")
+        frame = self._df(
+            "SELECT id, twin, node, signal, source, started, ended, score, peak_score, threshold, contributions, "
+            f"text, acked_at, acked_by FROM telemetry.alerts WHERE {' AND '.join(where)} "
+            "ORDER BY started DESC, id DESC LIMIT ?",
+            [*params, int(limit)],
+        )
+        frame["contributions"] = [
+            json.loads(c) if isinstance(c, str) else None for c in frame["contributions"]
+        ]
+        return _utc(frame, "started", "ended", "acked_at")
 
     def text_records(
         self, twin: str, node: str | None = None, start: Any = None, end: Any = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,18 +188,27 @@ def _run_chunk(task: Task, replications: list[int]) -> list[tuple[int, int, Repl
     return out
 
 
-def _chunks(reps: int, workers: int) -> list[list[int]]:
+def _chunks(reps: int, workers: int, fine: bool = False) -> list[list[int]]:
+    """Replications split into chunks; ``fine`` (a progress callback listens) keeps chunks small
+    so progress moves and a cancel stops soon. Results do not depend on the chunking."""
     if reps <= 0:
         return []
-    size = max(1, min(50, math.ceil(reps / (workers * 8))))
+    size = max(1, min(5 if fine else 50, math.ceil(reps / (workers * 8))))
     return [list(range(i, min(i + size, reps))) for i in range(0, reps, size)]
 
 
+#: progress: a terminal bar (True), nothing (False), or ``callback(done, total)`` after each chunk of
+#: replications; a callback that raises stops the run there (how a served job is cancelled).
+Progress = bool | Callable[[int, int], None]
+
+
 class _Progress:
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
-        self.enabled = enabled
+    def __init__(self, enabled: Progress, total: int, label: str) -> None:
+        self.enabled = bool(enabled)
         self.progress = None
-        if enabled:
+        self.callback = enabled if callable(enabled) else None
+        self.total, self.done = total, 0
+        if enabled is True:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.progress = Progress(
@@ -213,8 +222,11 @@ class _Progress:
             self.task = self.progress.add_task(label, total=total)
 
     def advance(self, n: int) -> None:
+        self.done += n
         if self.progress is not None:
             self.progress.advance(self.task, n)
+        if self.callback is not None:
+            self.callback(self.done, self.total)
 
     def close(self) -> None:
         if self.progress is not None:
@@ -222,13 +234,13 @@ class _Progress:
 
 
 def _execute(
-    task: Task, reps: int, backend: str, workers: int, progress: bool, label: str
+    task: Task, reps: int, backend: str, workers: int, progress: Progress, label: str
 ) -> list[tuple[int, int, ReplicationResult]]:
     if backend not in BACKENDS:
         raise SimulationError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if workers < 1:
         raise SimulationError(f"workers must be >= 1, found {workers}")
-    chunks = _chunks(reps, workers)
+    chunks = _chunks(reps, workers, fine=callable(progress))
     bar = _Progress(progress, reps, label)
     results: list[tuple[int, int, ReplicationResult]] = []
     try:
@@ -390,7 +402,7 @@ def run_replications(
     day_elapsed: float | str = 0.0,
     backend: str = "local",
     workers: int = 1,
-    progress: bool = False,
+    progress: Progress = False,
 ) -> MonteCarloResult:
     """Run ``reps`` independent replications of ``horizon`` and collect KPIs.
 
@@ -431,7 +443,7 @@ def compare_scenario(
     backend: str = "local",
     workers: int = 1,
     confidence: float = 0.95,
-    progress: bool = False,
+    progress: Progress = False,
 ) -> Comparison:
     """Baseline and scenario over the same ``reps`` replications with common random numbers;
     :attr:`Comparison.paired` holds mean difference, its CI and the variance reduction."""

@@ -34,6 +34,7 @@ from twinforge.sim.errors import SimulationError
 
 if TYPE_CHECKING:
     from twinforge.sim.model import Model
+    from twinforge.sim.montecarlo import Progress
 
 DAY = 86400.0
 
@@ -425,7 +426,7 @@ def early_warning(
     backend: str = "local",
     workers: int = 1,
     confidence: float = 0.95,
-    progress: bool = False,
+    progress: Progress = False,
 ) -> EarlyWarningResult:
     """Probability and expected time of named events within ``horizon`` from a starting ``state``.
 

@@ -1,0 +1,362 @@
+"""A twin's live side while the service runs: ingest, current values, monitoring, alerts.
+
+- :class:`LiveTwin` subscribes to the broker (QoS 1, persistent session) and writes the twin's
+  telemetry into the store (:class:`~twinforge.data.MqttIngestor`); every stored batch updates the
+  current values, is published to clients, and is scored.
+- :class:`LiveMonitor` puts the signals on a regular grid (each signal's latest value at every
+  step), fits a detector on the first rows (normal operation by assumption; the fit is said in the
+  twin's status) and scores every later row; raised and cleared alerts name node, signal, score and
+  the signals that contribute, are stored, and survive a restart.
+- :class:`EmulatorFeed` publishes a twin's simulated telemetry on the wall clock, with a short
+  backlog so monitoring can start at once, through a :class:`~twinforge.data.FaultInjector` so a
+  demo or a test can make a sensor fail.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from twinforge.app.events import EventBus
+from twinforge.data.emulator import FaultInjector, PlantEmulator, SensorFault, SimulatedTelemetry
+from twinforge.data.model import from_us
+from twinforge.data.mqtt import MqttIngestor
+from twinforge.data.signals import SignalIndex
+from twinforge.data.store import DuckDBStore, SampleBatch
+from twinforge.spec import TwinSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MonitorSettings:
+    """How live data is scored (``[serve.monitor]`` in ``twinforge.toml``)."""
+
+    method: str = "pca"
+    window: int = 10  # rolling-mean rows the detector sees
+    quantile: float = 0.999  # threshold: this quantile of the warm-up scores
+    step_s: float = 1.0  # grid step of the rows
+    warmup_rows: int = 600  # rows of normal operation the detector is fitted on
+    raise_after: int = 5
+    clear_after: int = 20
+    max_gap_steps: int = 120  # a longer silence restarts the grid instead of filling it
+    margin: float = 1.2  # threshold: margin × the quantile of scores on warm-up rows not fitted on
+
+
+@dataclass
+class MonitorStatus:
+    state: str = "warming up"  # warming up | monitoring | no signals | failed
+    rows: int = 0
+    fitted_at: float | None = None
+    threshold: float | None = None
+    last_score: float | None = None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "rows": self.rows,
+            "fitted_at": self.fitted_at,
+            "threshold": self.threshold,
+            "last_score": self.last_score
+            if self.last_score is None or math.isfinite(self.last_score)
+            else None,
+            "detail": self.detail,
+        }
+
+
+class LiveMonitor:
+    """Anomaly monitoring of one twin's live signals (see the module docstring)."""
+
+    def __init__(self, spec: TwinSpec, settings: MonitorSettings | None = None) -> None:
+        self.spec = spec
+        self.settings = settings or MonitorSettings()
+        self.columns = [f"{i.node}.{i.signal}" for i in SignalIndex(spec)]
+        self.status = MonitorStatus(state="warming up" if self.columns else "no signals")
+        self._values: dict[str, float] = {}
+        self._next_t: float | None = None
+        self._warm: list[list[float]] = []
+        self._warm_t: list[float] = []
+        self.monitor: Any = None  # AnomalyMonitor once fitted
+
+    def feed(self, samples: list[tuple[str, float, float]]) -> list[Any]:
+        """Add samples ``(column, t_s, value)``; the alert events (raised/cleared) they cause."""
+        if not self.columns or self.status.state == "failed":
+            return []
+        step = self.settings.step_s
+        rows: list[list[float]] = []
+        times: list[float] = []
+        for col, t, v in sorted(samples, key=lambda x: x[1]):
+            if col not in self._values and col not in self.columns:
+                continue
+            if self._next_t is None or t - self._next_t > self.settings.max_gap_steps * step:
+                self._next_t = math.floor(t / step) * step + step
+            while t >= self._next_t:
+                if len(self._values) == len(self.columns):
+                    rows.append([self._values[c] for c in self.columns])
+                    times.append(self._next_t)
+                self._next_t += step
+            self._values[col] = v
+        return self._rows(rows, times) if rows else []
+
+    def _rows(self, rows: list[list[float]], times: list[float]) -> list[Any]:
+        self.status.rows += len(rows)
+        if self.monitor is None:
+            self._warm += rows
+            self._warm_t += times
+            if len(self._warm) < self.settings.warmup_rows:
+                self.status.detail = f"{len(self._warm)}/{self.settings.warmup_rows} rows of normal data"
+                return []
+            rows = self._warm[self.settings.warmup_rows :]
+            times = self._warm_t[self.settings.warmup_rows :]
+            self._fit(self._warm[: self.settings.warmup_rows], self._warm_t[: self.settings.warmup_rows])
+            self._warm, self._warm_t = [], []
+            if self.monitor is None or not rows:
+                return []
+        frame = pd.DataFrame(rows, columns=self.columns, index=pd.to_datetime(times, unit="s", utc=True))
+        update = self.monitor.update(frame)
+        if len(update.scores):
+            self.status.last_score = float(update.scores[-1])
+        return list(update.events)
+
+    def _fit(self, rows: list[list[float]], times: list[float]) -> None:
+        from twinforge.analytics import AnomalyMonitor, Hysteresis
+        from twinforge.analytics.factory import make_detector
+
+        s = self.settings
+        frame = pd.DataFrame(rows, columns=self.columns, index=pd.to_datetime(times, unit="s", utc=True))
+        # fit on the first two thirds; set the threshold on scores of the last third, which the
+        # detector has not seen (in-sample scores are optimistic and would alarm on normal data)
+        cut = max(2, (2 * len(frame)) // 3)
+        try:
+            detector = make_detector(s.method, s.window, s.quantile).fit(frame.iloc[:cut])
+            held = np.asarray(detector.score(frame))[cut:]
+            held = held[np.isfinite(held)]
+            if len(held):
+                detector.threshold_ = max(
+                    float(detector.threshold_), s.margin * float(np.quantile(held, s.quantile))
+                )
+            if s.method == "pca":  # scores are in units of the statistical limits: never alarm below them
+                detector.threshold_ = max(float(detector.threshold_), 1.0)
+            self.monitor = AnomalyMonitor(detector, self.spec, Hysteresis(s.raise_after, s.clear_after, 0.8))
+            self.monitor.prime(frame)
+        except Exception as exc:  # a detector that cannot fit leaves the twin unmonitored, said so
+            self.status.state, self.status.detail = "failed", f"detector could not be fitted: {exc}"
+            log.warning("%s: %s", self.spec.name, self.status.detail)
+            return
+        self.status.state = "monitoring"
+        self.status.fitted_at = time.time()
+        self.status.threshold = float(detector.threshold_)
+        self.status.detail = (
+            f"{s.method} detector fitted on {len(rows)} rows from {frame.index[0]:%H:%M:%S} to "
+            f"{frame.index[-1]:%H:%M:%S} UTC, assumed normal"
+        )
+
+
+@dataclass
+class LiveTwin:
+    """Ingest, current values and monitoring of one twin (see the module docstring)."""
+
+    spec: TwinSpec
+    store: DuckDBStore
+    bus: EventBus
+    host: str
+    port: int
+    settings: MonitorSettings = field(default_factory=MonitorSettings)
+    client_id: str | None = None
+    latest: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    ingestor: MqttIngestor | None = None
+    monitor: LiveMonitor | None = None
+    _alert_ids: dict[int, int] = field(default_factory=dict)  # id(Alert) -> stored alert id
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self, wait_s: float | None = None) -> LiveTwin:
+        index = SignalIndex(self.spec)
+        self._series = {
+            self.store.series_id(self.spec.name, i.node, i.signal, i.unit or None): (i.node, i.signal)
+            for i in index
+        }
+        self.monitor = LiveMonitor(self.spec, self.settings)
+        self.ingestor = MqttIngestor(
+            self.spec,
+            self.store,
+            self.host,
+            self.port,
+            client_id=self.client_id or f"twinforge-serve-{self.spec.name}",
+        )
+        self.ingestor.on_samples(self._on_samples)
+        self.ingestor.start(wait_s=wait_s)
+        return self
+
+    def stop(self) -> None:
+        if self.ingestor is not None:
+            self.ingestor.stop()
+            self.ingestor = None
+
+    @property
+    def connected(self) -> bool:
+        return self.ingestor is not None and self.ingestor.connected
+
+    def status(self) -> dict[str, Any]:
+        stats = self.ingestor.stats.as_dict() if self.ingestor is not None else {}
+        return {
+            "connected": self.connected,
+            "broker": f"{self.host}:{self.port}",
+            "ingest": stats,
+            "monitor": self.monitor.status.as_dict() if self.monitor else None,
+            "signals": len(self._series) if hasattr(self, "_series") else 0,
+        }
+
+    # -- the writer thread -------------------------------------------------------------------------
+    def _on_samples(self, batch: SampleBatch) -> None:
+        received = time.time()
+        samples: list[list[Any]] = []
+        feed: list[tuple[str, float, float]] = []
+        with self._lock:
+            for sid, ts_us, value, quality in zip(
+                batch.sid, batch.ts_us, batch.value, batch.quality, strict=True
+            ):
+                key = self._series.get(sid)
+                if key is None:
+                    continue
+                t = ts_us / 1e6
+                if quality == 0:
+                    old = self.latest.get(key)
+                    if old is None or t >= old[0]:
+                        self.latest[key] = (t, value)
+                    feed.append((f"{key[0]}.{key[1]}", t, value))
+                samples.append([key[0], key[1], t, value, quality])
+        if samples:
+            self.bus.publish("values", {"samples": samples, "received": received}, twin=self.spec.name)
+        if self.monitor is not None and feed:
+            was = self.monitor.status.state
+            try:
+                events = self.monitor.feed(feed)
+            except Exception as exc:  # scoring must never stop ingest
+                log.exception("monitor of %s failed", self.spec.name)
+                self.monitor.status.state, self.monitor.status.detail = "failed", f"scoring failed: {exc}"
+                events = []
+            if self.monitor.status.state != was:
+                self.bus.publish("status", {"monitor": self.monitor.status.as_dict()}, twin=self.spec.name)
+            for ev in events:
+                self._record(ev)
+
+    def _record(self, ev: Any) -> None:
+        alert = ev.alert
+        contributions = [[r.node, r.signal, round(share, 4)] for r, share in alert.contributions]
+        if ev.kind == "raised":
+            stored = self.store.write_alert(
+                self.spec.name,
+                {
+                    "node": alert.node,
+                    "signal": alert.signal,
+                    "source": f"detector:{self.settings.method}",
+                    "started": alert.started,
+                    "score": alert.score,
+                    "peak_score": alert.peak_score,
+                    "threshold": alert.threshold,
+                    "contributions": contributions,
+                    "text": alert.describe(),
+                },
+            )
+            self._alert_ids[id(alert)] = stored
+        else:
+            stored = self._alert_ids.pop(id(alert), None)
+            if stored is None:
+                return
+            self.store.update_alert(
+                stored, ended=alert.ended, peak_score=alert.peak_score, contributions=contributions
+            )
+        self.bus.publish(
+            "alerts",
+            {
+                "event": ev.kind,
+                "id": stored,
+                "node": alert.node,
+                "signal": alert.signal,
+                "score": alert.score,
+                "peak_score": alert.peak_score,
+                "threshold": alert.threshold,
+                "contributions": contributions,
+                "started": pd.Timestamp(alert.started).isoformat(),
+                "ended": None if alert.ended is None else pd.Timestamp(alert.ended).isoformat(),
+            },
+            twin=self.spec.name,
+        )
+
+    def values(self) -> list[dict[str, Any]]:
+        """The current value of each signal (time, value, age in seconds)."""
+        now = time.time()
+        with self._lock:
+            items = sorted(self.latest.items())
+        return [
+            {
+                "node": node,
+                "signal": signal,
+                "t": from_us(int(t * 1e6)).isoformat(),
+                "value": value,
+                "age_s": round(now - t, 3),
+            }
+            for (node, signal), (t, value) in items
+        ]
+
+
+class EmulatorFeed:
+    """Publishes a twin's simulated telemetry to the broker on the wall clock, in a thread, with
+    ``backlog_s`` of history first (so monitoring can fit at once) and a :class:`FaultInjector`."""
+
+    def __init__(
+        self,
+        spec: TwinSpec,
+        host: str,
+        port: int,
+        *,
+        backlog_s: float = 360.0,
+        seed: int = 0,
+        on_error: Callable[[str], None] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.host, self.port = host, port
+        start = time.time() - backlog_s
+        self.faults = FaultInjector(SimulatedTelemetry(spec, None, start=start, seed=seed), spec, seed=seed)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.on_error = on_error or (lambda msg: log.error("%s", msg))
+        self.error: str | None = None
+
+    def start(self) -> EmulatorFeed:
+        self._thread = threading.Thread(
+            target=self._run, name=f"twinforge-emulator-{self.spec.name}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            with PlantEmulator(self.spec, self.host, self.port, samples_per_message=20) as em:
+                em.publish(self.faults, on_clock=True, stop=self._stop)
+        except Exception as exc:
+            self.error = f"emulator of {self.spec.name} stopped: {exc}"
+            self.on_error(self.error)
+
+    def inject(self, fault: SensorFault) -> SensorFault:
+        return self.faults.inject(fault)
+
+    def clear(self, node: str | None = None, signal: str | None = None) -> int:
+        return self.faults.clear(node, signal)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+__all__ = ["EmulatorFeed", "LiveMonitor", "LiveTwin", "MonitorSettings", "MonitorStatus"]
