@@ -240,3 +240,10 @@ def test_api_keys_roles_and_rate_limits(tmp_path, examples):
             assert 429 in statuses and statuses[0] == 200
     finally:
         ws.close()
+
+
+def test_early_warning_runs_from_the_synced_state(client):
+    assert client.get("/api/twins/bottling-line/warnings").json()["events"] == []
+    w = client.post("/api/twins/bottling-line/warnings").json()
+    assert w["horizon_h"] == 8 and w["events"] and {"event", "probability"} <= set(w["events"][0])
+    assert client.get("/api/twins/bottling-line/warnings").json()["at"] == w["at"]

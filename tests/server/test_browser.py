@@ -203,3 +203,26 @@ def test_the_flow_network_plan_is_drawn(service, page, shots):
     assert "EUR" in page.inner_text("[data-testid=objective-delta]")
     page.screenshot(path=str(shots / "web-flow.png"))
     assert shutil.which(CHROMIUM) or Path(CHROMIUM).exists()
+
+
+def test_a_schedule_is_drawn_as_a_gantt_chart(service, page, shots):
+    url, _ws = service
+    page.goto(url + "/#bottling-line/scenario")
+    page.wait_for_function("() => document.querySelector('#job-kind option[value=schedule]') !== null")
+    page.select_option("[data-testid=job-kind]", "schedule")
+    assert '"orders"' in page.input_value("[data-testid=job-scenario]")
+    page.click("[data-testid=job-run]")
+    page.wait_for_selector("[data-testid=schedule-gantt] .main-svg", timeout=60_000)
+    assert page.locator("[data-testid=schedule-gantt] .bars .point").count() >= 4 * 6  # 4 orders × 6 stations
+    page.screenshot(path=str(shots / "web-schedule.png"))
+
+
+def test_delivery_routes_are_drawn_on_a_map(service, page, shots):
+    url, _ws = service
+    page.goto(url + "/#city-deliveries/scenario")
+    page.wait_for_function("() => document.querySelector('#job-kind option[value=route]') !== null")
+    page.select_option("[data-testid=job-kind]", "route")
+    page.click("[data-testid=job-run]")
+    page.wait_for_selector("[data-testid=route-map] .main-svg", timeout=60_000)
+    assert "→" in page.inner_text("[data-testid=route-table]")
+    page.screenshot(path=str(shots / "web-routes.png"))

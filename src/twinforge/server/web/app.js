@@ -268,10 +268,11 @@ $("#warn-run").addEventListener("click", async () => {
 
 // -- scenarios as jobs ----------------------------------------------------------------------------------
 function setupScenario(info) {
-  const kinds = info.engine === "optimize" ? ["optimize", "route"] : ["simulate", "warn"];
+  const nodes = S.graph.nodes;
+  const kinds = info.engine === "optimize" ? ["optimize"] : ["simulate", "schedule", "warn"];
+  if (nodes.some((n) => n.kind === "depot")) kinds.push("route");
   const sel = $("#job-kind"); sel.innerHTML = "";
   for (const k of kinds) sel.append(el("option", { value: k, text: k }));
-  const nodes = S.graph.nodes;
   let example;
   if (info.engine === "optimize") {
     const sup = nodes.filter((n) => n.kind === "supplier").pop() || nodes[0];
@@ -280,7 +281,20 @@ function setupScenario(info) {
     const st = nodes.find((n) => ["station", "pump"].includes(n.kind)) || nodes[0];
     example = { name: `${st.id}_down`, interventions: [{ op: "outage", target: st.id, start: "1 h", duration: "2 h" }] };
   }
-  $("#job-scenario").value = JSON.stringify(example, null, 2);
+  S.examples = {
+    scenario: JSON.stringify(example, null, 2),
+    // a schedule job takes orders (the jobs-file format) instead of a scenario
+    schedule: JSON.stringify({ time_unit: "min", orders: [
+      { id: "A-1", quantity: 60, due: "4 h", weight: 2 }, { id: "A-2", quantity: 40, due: "3 h" },
+      { id: "A-3", quantity: 80, release: "30 min", due: "6 h" }, { id: "A-4", quantity: 30, due: "2 h", weight: 3 }] }, null, 2),
+    route: "",
+  };
+  const labels = { schedule: "Orders (jobs-file format, JSON)", route: "Nothing to set: routes from the twin's depot to its customers" };
+  sel.onchange = () => {
+    $("#job-scenario").value = S.examples[sel.value] ?? S.examples.scenario;
+    $("#job-input-label").textContent = labels[sel.value] || "Interventions (scenario language, JSON)";
+  };
+  sel.onchange();
   $("#job-result").innerHTML = '<p class="muted">Run a scenario to compare it with the baseline.</p>';
 }
 
@@ -288,7 +302,10 @@ $("#job-run").addEventListener("click", async () => {
   let scenario = null;
   const text = $("#job-scenario").value.trim();
   try { scenario = text ? JSON.parse(text) : null; } catch (e) { $("#job-status").textContent = "Interventions are not valid JSON: " + e.message; return; }
-  const body = { kind: $("#job-kind").value, scenario, options: { reps: Number($("#job-reps").value), horizon: $("#job-horizon").value } };
+  const kind = $("#job-kind").value;
+  const body = { kind, scenario, options: { reps: Number($("#job-reps").value), horizon: $("#job-horizon").value } };
+  if (kind === "schedule") { body.scenario = null; body.options = { orders: scenario }; }
+  if (kind === "route") { body.scenario = null; body.options = {}; }
   $("#job-status").textContent = "submitting…";
   $("#job-status").classList.remove("error");
   try {
@@ -352,7 +369,30 @@ function renderResult(j) {
     box.append(table(flows.map((f) => ({ lane: f.edge, product: f.product, flow: f.flow, "cost/unit": f.cost_per_unit, transport: f.transport_cost })), "flow-table"));
   } else if (j.kind === "route") {
     const plan = r.plan;
-    box.append(el("h2", {}, `Routes: ${fmt(plan.cost ?? plan.distance)}`), el("pre", {}, JSON.stringify(plan.routes ?? plan, null, 1).slice(0, 4000)));
+    box.append(el("h2", {}, `${plan.vehicles_used} routes, ${fmt(plan.distance)} ${plan.distance_unit}, ${fmt(plan.cost)} ${plan.currency}`));
+    const pos = new Map(S.graph.nodes.map((n) => [n.id, n]));
+    const depot = S.graph.nodes.find((n) => n.kind === "depot");
+    const map = el("div", { class: "chart tall", "data-testid": "route-map" });
+    box.append(map);
+    const traces = plan.routes.map((rt) => {
+      const ids = [depot.id, ...rt.stops, depot.id];
+      return { x: ids.map((i) => pos.get(i)?.x), y: ids.map((i) => pos.get(i)?.y), mode: "lines+markers", name: `van ${rt.vehicle}: ${fmt(rt.distance)} ${plan.distance_unit}, load ${rt.load}`, text: ids, hoverinfo: "text+name" };
+    });
+    traces.push({ x: [depot.x], y: [depot.y], mode: "markers+text", text: [depot.name], textposition: "top center", marker: { size: 16, symbol: "star", color: "#111827" }, name: "depot" });
+    Plotly.react(map, traces, { margin: { l: 40, r: 10, t: 10, b: 30 }, xaxis: { title: "longitude" }, yaxis: { title: "latitude", scaleanchor: "x" }, legend: { orientation: "h" } }, { displaylogo: false, responsive: true });
+    box.append(table(plan.routes.map((rt) => ({ van: rt.vehicle, stops: rt.stops.join(" → "), load: rt.load, distance: rt.distance, cost: rt.cost })), "route-table"));
+  } else if (j.kind === "schedule") {
+    const sch = r.schedule;
+    box.append(el("h2", {}, `Schedule: ${sch.objective} ${fmt(sch.objective_value)} ${sch.time_unit} (${sch.status}, bound ${fmt(sch.bound)}, gap ${fmt(100 * (sch.gap || 0), 3)}%)`),
+      el("p", { class: "muted" }, `best dispatching rule: ${fmt(r.dispatch.objective_value)} ${sch.time_unit}`));
+    const gantt = el("div", { class: "chart tall", "data-testid": "schedule-gantt" });
+    box.append(gantt);
+    const jobs = [...new Set(sch.operations.map((o) => o.job))];
+    Plotly.react(gantt, jobs.map((job) => {
+      const ops = sch.operations.filter((o) => o.job === job);
+      return { type: "bar", orientation: "h", name: job, y: ops.map((o) => o.station), base: ops.map((o) => o.start), x: ops.map((o) => o.end - o.start),
+        hovertext: ops.map((o) => `${job} on ${o.station}: ${fmt(o.start)}–${fmt(o.end)} ${sch.time_unit}`), hoverinfo: "text" };
+    }), { barmode: "overlay", margin: { l: 100, r: 10, t: 10, b: 40 }, xaxis: { title: sch.time_unit }, legend: { orientation: "h" } }, { displaylogo: false, responsive: true });
   } else {
     box.append(el("pre", {}, JSON.stringify(r, null, 2).slice(0, 20000)));
   }
