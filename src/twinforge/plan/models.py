@@ -22,22 +22,14 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twinforge.scenario import OUTAGE_KINDS
+
 TimeUnit = Literal["s", "min", "h", "day"]
 TIME_UNITS: tuple[str, ...] = ("s", "min", "h", "day")
 
-#: node kinds that can be taken down for a while (sensors can, but a question about a sensor
-#: being down asks about data, not the process)
-OUTAGE_TARGET_KINDS = (
-    "source",
-    "station",
-    "conveyor",
-    "pump",
-    "valve",
-    "plant",
-    "warehouse",
-    "supplier",
-    "depot",
-)
+#: node kinds a question can take down for a while: the scenario language's, less sensors (a
+#: question about a sensor being down asks about data, not the process)
+OUTAGE_TARGET_KINDS = tuple(sorted(OUTAGE_KINDS - {"sensor"}))
 NETWORK_KINDS = ("supplier", "plant", "warehouse", "customer")
 
 
