@@ -737,7 +737,7 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
         return NumberMention(value, "", ("value",), tok.start, tok.end, f"{prev} {low}", derived=True), 1
     # a whole day, a full week, an entire shift
     if (
-        low in ("a", "an", "one")
+        low in ("a", "an", "one", "the")
         and nxt in ("whole", "full", "entire")
         and i + 2 < len(tokens)
         and tokens[i + 2].text in TIME_UNITS
@@ -1046,9 +1046,10 @@ def clock_reference(found: list[NumberMention], tokens: list[Token]) -> None:
     for m in clocks:
         before = text[: _offset(tokens, m.start)]
         if re.search(
-            r"\b(start|starts|started|starting|begin|begins|began|beginning|kick off|kicks off|opens|from)\s*(at)?\s*$",
+            r"\b(start|starts|started|starting|begin|begins|began|beginning|kick off|kicks off|opens)"
+            r"(\s+(of|the|shift|run|day|line|production|work|working))*\s*(at|being|is|was|=)?\s*$",
             before,
-        ):
+        ):  # "we start at 06:00", "start of shift being 06:00" (not "from 10:00": that is when)
             reference = m
             break
     for m in found:
@@ -1129,6 +1130,9 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
     )
     if nxt in _COUNTED:
         m.roles = ("old",)  # "two things together": a count of what is asked, not a value
+        return
+    if prev == "the" and prev2 == "of" and len(core) > 2 and core[-3] in ("one", "two", "three", "some"):
+        m.roles = ("reference",)  # "one of the two ICT fixtures": how many there are, not a value
         return
     if prev in ("all", "these", "those") and not m.unit and any(w.endswith("s") for w in right[:3]):
         m.roles = ("reference",)  # "all three big pumps": which ones, not a value

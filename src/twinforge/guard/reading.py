@@ -30,6 +30,7 @@ start of the run).
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -121,6 +122,7 @@ class Clause:
     ops: set[str] = field(default_factory=set)
     direction: str | None = None  # increase / decrease
     pace: str | None = None  # faster / slower
+    frequency: bool = False  # "twice as often": a rate of events, the inverse of a time between them
     stems: list[str] = field(default_factory=list)
     inherited: set[str] = field(default_factory=set)  # parts taken from another clause
 
@@ -420,6 +422,13 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
     joined = " ".join(words)
     if _SPED_UP.search(joined):
         cl.pace = cl.pace or "faster"
+        if cl.quantities.get("speed") == 2 and not re.search(r"\bspeed\s+(to|of|at|setpoint)\b|%\s*speed", joined):
+            del cl.quantities["speed"]  # "speed the placer up by 10%": a verb, not the speed setpoint
+    if _OFTEN.search(joined):
+        cl.frequency = True
+        for name in ("mtbf", "mcbf"):
+            if name in cl.quantities:
+                cl.quantities[name] = 2  # "breaks down twice as often": the time between failures
     if re.search(r"\b(slow(s|ed|ing)? (it |them )?down)\b", joined):
         cl.pace = cl.pace or "slower"
     return cl
@@ -452,6 +461,7 @@ def _evidence(cl: Clause) -> bool:
     return bool(cl.numbers or cl.ops - {"demand", "arrivals"} or cl.pace)
 
 
+_OFTEN = re.compile(r"\b(as|more|less) (often|frequently)\b|\btimes as often\b")
 _ASKER = {"i", "we", "i'd", "we'd", "you"}
 _ASKER_VERBS = {"need", "want", "wanted", "needed"}
 _SPED_UP = re.compile(r"\b((speed(s|ing)?|sped)( \w+){0,2} up|step up|quicken)\b")
@@ -905,6 +915,9 @@ def _param_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
                 # set to a value (a setpoint when a start time is given)
                 rc = _role_cost(n, "value")
                 vu = _value_unit(n, pdef, ctx.twin.currency) if rc is not None else None
+                share = _full_share(cl, n)
+                if share is not None and name in _FILL_LEVELS and kind_of == "tank" and rc is not None:
+                    vu = _of_capacity(ctx, slot.id, pdef, share)  # "starts the day half full": of its size
                 if vu is not None:
                     value, unit = vu
                     change = {"op": "set", **common, "value": value}
@@ -962,6 +975,8 @@ def _param_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
                     paced = cl.pace or (kind_of == "source" and name == "interarrival_time")
                     if paced and _is_time(pdef, ctx.twin.currency) and not _said_of_time(cl):
                         factor = 1.0 / factor  # "twice as fast": the time halves
+                    elif cl.frequency and name in ("mtbf", "mcbf"):
+                        factor = 1.0 / factor  # "fails twice as often": half the time between failures
                     change = {"op": "scale", **common, "factor": factor}
                     d = _Draft([change], numbers={i}, mentions=set(base.mentions), products=bool(product))
                     d.cost = base.cost + _role_cost(n, "factor")
@@ -982,6 +997,27 @@ def _param_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
                         d.ids = set(base.ids)
                         out.append(d)
     return out
+
+
+_FILL_LEVELS = ("initial_level", "high_level", "low_level")
+
+
+def _full_share(cl: Clause, n: NumberMention) -> float | None:
+    """The share of a store a number says ("half full", "80% full"), or None."""
+    after = cl.text[max(0, n.end - cl.start) :]
+    if not re.match(r"\s*(%\s*)?full\b", after) or n.unit not in ("", "%"):
+        return None
+    share = n.value / 100.0 if n.unit == "%" else n.value
+    return share if 0 <= share <= 1 else None
+
+
+def _of_capacity(ctx: _Ctx, node: str, pdef: Any, share: float) -> tuple[float, str | None] | None:
+    unit = pdef.unit_for(ctx.twin.currency)
+    try:
+        capacity = ctx.twin.get(node, "capacity", unit=unit)
+    except Exception:  # noqa: BLE001 - no size to take a share of: no reading
+        return None
+    return share * capacity, unit
 
 
 _PER_TIME = re.compile(r"(?:item)?/(s|min|h|day)")
@@ -1264,6 +1300,11 @@ def _demand_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
         or ("demand" not in cl.quantities and not (customers_named and not cl.quantities))
     ):
         return []
+    # a demand clause speaks of customers: "Barcelona" is the Barcelona customer, not the DC there
+    for k, m in enumerate(cl.entities):
+        buyers = [i for i in m.ids if ctx.kind(i) == "customer"]
+        if not m.resolved and not m.group and len(buyers) == 1 and m.how != "pronoun":
+            cl.entities[k] = dataclasses.replace(m, ids=(buyers[0],))
     out = []
     customers = _distinct(_entity_slots(cl, ctx.twin, {"customer"}))
     others = [k for k, m in enumerate(cl.entities) if not any(s.mention == k for s in customers)]
@@ -1554,7 +1595,7 @@ def _why(reading: Reading, ctx: _Ctx) -> list[Candidate]:
             ]
             for a, b in itertools.combinations(ents, 2):
                 flow = re.search(
-                    r"\b(ship|send|deliver|supply|supplies|move|route|buy|source|get|truck|rail|haul|serve|feed)",
+                    r"\b(ship|send|sent|deliver|suppl|move|route|buy|bought|source|get|got|truck|rail|haul|serv|feed|fed)",
                     reading.text,
                 )
                 if (a.id, b.id) in edges and flow:

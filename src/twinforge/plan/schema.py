@@ -142,7 +142,12 @@ def parameter_groups(
             if not edges or ekind != "material":
                 continue
             for name, pdef in ekd.params.items():
-                keys = [e.key for e in edges if name in e.parameters or pdef.default is not None]
+                # a lane's limits may be set where it has none yet ("cap the lane at 60 a day")
+                keys = [
+                    e.key
+                    for e in edges
+                    if name in e.parameters or pdef.default is not None or name in ("capacity", "min_flow")
+                ]
                 if keys:
                     yield f"edge:{ekind}", pdef, keys
 
