@@ -238,9 +238,11 @@ def _merge(mentions: list[Mention], text: str, lex: Lexicon) -> list[Mention]:
         )
         if joinable and not m.group and not out[-1].group and (gap == "" or same):
             common = set(out[-1].ids) & set(m.ids)
-            if not common and " " not in out[-1].text.strip():
-                # "the Schengen make-up carousel": the carousel whose id says Schengen
-                common = {i for i in m.ids if lex.surface_match(out[-1].text.strip(), i)}
+            if not common:
+                # "the Schengen make-up carousel" (its id says Schengen), "the wort cooler pump":
+                # the one whose name or id has every word of the modifier
+                words = [w for w in re.split(r"[\s\-]+", out[-1].text.strip()) if w]
+                common = {i for i in m.ids if words and all(lex.surface_match(w, i) for w in words)}
             if common:
                 keep = out[-1] if len(out[-1].ids) <= len(m.ids) else m
                 out[-1] = replace(
@@ -390,13 +392,19 @@ def _relation(
         words = words[1:]
     if not words:
         return None
-    later = [x for x in mentions if x.start > m.end and x.resolved and not x.group]
+    w0 = words[0]
+    stem0 = stem(w0)
+    # the anchor is what follows the relation word ("the pump that fills the CLT": the CLT, not a
+    # node whose name happens to contain "fill")
+    later = [
+        x
+        for x in mentions
+        if x.start > m.end and x.resolved and not x.group and stem(x.text.split()[0]) != stem0
+    ]
     if not later:
         return None
     anchor = later[0]
     direction = None
-    w0 = words[0]
-    stem0 = stem(w0)
     if w0 in _DOWNSTREAM or (w0 == "out" and words[1:2] == ["of"]):
         direction = "down"
     elif w0 in _UPSTREAM or (w0 == "in" and words[1:3] == ["front", "of"]) or stem0 in _FILLS:

@@ -1035,6 +1035,13 @@ def _unit_context(tokens: list[Token], j: int) -> bool:
     return nxt in ("", ",", ".", ";", "?", "and", "/", "per", "of", "at", "to", "in", "for", "on", "-", ")")
 
 
+_SUBJECT = r"\b(we|shift|day|run|line|production|work|brew|plant|they|i)\b"
+_START_PHRASE = (
+    r"\b(start|starts|started|starting|begin|begins|began|beginning|kick off|kicks off|opens)"
+    r"(\s+(of|the|shift|run|day|line|production|work|working|brew))*\s*(at|being|is|was|=)?"
+)
+
+
 def clock_reference(found: list[NumberMention], tokens: list[Token]) -> None:
     """Clock times become start times relative to the run's start when the question gives it
     ("we start at 06:00", "shift starts at 6am"); a bare "at 10" after one is a clock time too."""
@@ -1042,15 +1049,32 @@ def clock_reference(found: list[NumberMention], tokens: list[Token]) -> None:
     if not clocks:
         return
     text = " ".join(t.text for t in tokens)
+    # "we start at 6", "the day starts at 7": a bare hour after a start phrase is the reference
+    for m in found:
+        if m.clock is None and not m.unit and 0 <= m.value <= 24 and float(m.value).is_integer():
+            if re.search(_START_PHRASE + r"\s*$", text[: _offset(tokens, m.start)]):
+                m.clock = m.value
+                clocks.append(m)
+    # the run's start: said with its subject ("we start at 6", "the shift starts at 06:00", "start of
+    # shift being 06:00") before a bare start phrase; "3 hours starting at 10 am" is when, not the start
     reference = None
-    for m in clocks:
-        before = text[: _offset(tokens, m.start)]
-        if re.search(
-            r"\b(start|starts|started|starting|begin|begins|began|beginning|kick off|kicks off|opens)"
-            r"(\s+(of|the|shift|run|day|line|production|work|working))*\s*(at|being|is|was|=)?\s*$",
-            before,
-        ):  # "we start at 06:00", "start of shift being 06:00" (not "from 10:00": that is when)
+    for strong in (True, False):
+        for m in clocks:
+            before = text[: _offset(tokens, m.start)]
+            if strong and not (
+                re.search(_SUBJECT + r"[\w\s']{0,16}?" + _START_PHRASE + r"\s*$", before)
+                or re.search(
+                    r"\bstart of (the )?(shift|day|run|production|brew day)\s*(is|being|at|=)?\s*$", before
+                )
+            ):
+                continue
+            if not strong and (
+                not re.search(_START_PHRASE + r"\s*$", before) or re.search(r"\bstarting\s*(at)?\s*$", before)
+            ):
+                continue
             reference = m
+            break
+        if reference is not None:
             break
     for m in found:
         if m.clock is None and reference is not None and not m.unit and 0 < m.value <= 24:
@@ -1070,6 +1094,19 @@ def clock_reference(found: list[NumberMention], tokens: list[Token]) -> None:
         m.value, m.unit, m.roles = (
             (hours * 60.0, "min", ("start",)) if not hours.is_integer() else (hours, "h", ("start",))
         )
+    # "from 14:00 to 15:30": the second time says how long
+    timed = [m for m in found if m.clock is not None and m is not reference and m.roles == ("start",)]
+    for a, b in itertools.pairwise(timed):
+        between = text[
+            _offset(tokens, a.end) if False else _offset(tokens, a.start) : _offset(tokens, b.start)
+        ]
+        if re.search(r"\b(to|until|till|-)\s*$", between) and b.clock is not None and a.clock is not None:
+            hours = (b.clock - a.clock) % 24
+            b.value, b.unit, b.roles = (
+                (hours * 60.0, "min", ("duration",))
+                if not hours.is_integer()
+                else (hours, "h", ("duration",))
+            )
 
 
 def _offset(tokens: list[Token], start: int) -> int:
@@ -1181,7 +1218,9 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
         return
     if m.is_time:
         in_average = nxt == "in" and nxt2 in ("average", "total", "all", "a", "the")
-        if (
+        if (prev == "for" or for_before) and nxt == "after":
+            m.roles = ("duration",)  # "stops for half an hour after 5 hours": how long, then when
+        elif (
             prev in _BEFORE_START
             or (nxt in _AFTER_START and not in_average)
             or (prev == "at" and nxt in ("mark", "into", "in"))

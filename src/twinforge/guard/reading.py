@@ -123,6 +123,7 @@ class Clause:
     direction: str | None = None  # increase / decrease
     pace: str | None = None  # faster / slower
     frequency: bool = False  # "twice as often": a rate of events, the inverse of a time between them
+    results: list[tuple[int, int]] = field(default_factory=list)  # "effect on the daily cost": what is asked
     stems: list[str] = field(default_factory=list)
     inherited: set[str] = field(default_factory=set)  # parts taken from another clause
 
@@ -367,8 +368,10 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
     names = [(m.start, m.end) for m in cl.entities if m.how in ("id", "name", "kind")]
     # words inside a name ("out conveyor") and the asker's own wants ("I need a straight answer")
     # are not cues
+    cl.results = [(start + r.start(), start + r.end()) for r in _RESULT_PHRASE.finditer(cl.text)]
     outside = [
         not any(a <= t.start < b for a, b in names)
+        and not any(a <= t.start < b for a, b in cl.results)
         and not (k > 0 and words[k - 1] in _ASKER and words[k] in _ASKER_VERBS)
         for k, t in enumerate(toks)
     ]
@@ -422,7 +425,9 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
     joined = " ".join(words)
     if _SPED_UP.search(joined):
         cl.pace = cl.pace or "faster"
-        if cl.quantities.get("speed") == 2 and not re.search(r"\bspeed\s+(to|of|at|setpoint)\b|%\s*speed", joined):
+        if cl.quantities.get("speed") == 2 and not re.search(
+            r"\bspeed\s+(to|of|at|setpoint)\b|%\s*speed", joined
+        ):
             del cl.quantities["speed"]  # "speed the placer up by 10%": a verb, not the speed setpoint
     if _OFTEN.search(joined):
         cl.frequency = True
@@ -461,6 +466,12 @@ def _evidence(cl: Clause) -> bool:
     return bool(cl.numbers or cl.ops - {"demand", "arrivals"} or cl.pace)
 
 
+#: what a question asks about the result ("the effect on the daily cost", "what it does to the
+#: HLT level"): its words name what to report, not what changes
+_RESULT_PHRASE = re.compile(
+    r"(\b(effect|effects|impact|influence|consequences?)\s+(on|for)\b|\bdo(es)?\s+(that|this|it)\s+do\s+to\b"
+    r"|\bhappens?\s+to\b)[^.?!,;]*?(?=\s+(if|when|once|should|after|because|in case)\b|[.?!,;]|$)"
+)
 _OFTEN = re.compile(r"\b(as|more|less) (often|frequently)\b|\btimes as often\b")
 _ASKER = {"i", "we", "i'd", "we'd", "you"}
 _ASKER_VERBS = {"need", "want", "wanted", "needed"}
@@ -1015,7 +1026,7 @@ def _of_capacity(ctx: _Ctx, node: str, pdef: Any, share: float) -> tuple[float, 
     unit = pdef.unit_for(ctx.twin.currency)
     try:
         capacity = ctx.twin.get(node, "capacity", unit=unit)
-    except Exception:  # noqa: BLE001 - no size to take a share of: no reading
+    except Exception:
         return None
     return share * capacity, unit
 
@@ -1151,7 +1162,7 @@ def _removal_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
     return out
 
 
-_VALVE_MOVE = re.compile(r"\b(clos(e|es|ed|ing)|shut(s|ting)?|open(s|ed|ing)?)\b")
+_VALVE_MOVE = re.compile(r"\b(clos(e|es|ed)|shut(s|ting)?|open(s|ed)?)\b")  # not "the opening"
 
 
 def _valve_drafts(cl: Clause, ctx: _Ctx) -> list[_Draft]:
@@ -1460,6 +1471,8 @@ def _complete(d: _Draft, cl: Clause, twin: TwinSpec, problems: list[Refusal]) ->
             continue  # "the queue before the sorter", "at M1": where, not what changes
         if _part_of(m, cl, d):
             continue  # "one of the silos at the Warsaw terminal": a part of what changes
+        if any(a <= m.start < b for a, b in cl.results):
+            continue  # "what happens to the hot well": what to report
         obs = _observed(twin, m.ids[0]) if len(m.ids) == 1 else None
         if obs is not None and obs[0] in d.ids:
             continue
