@@ -431,9 +431,13 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
             del cl.quantities["speed"]  # "speed the placer up by 10%": a verb, not the speed setpoint
     if _OFTEN.search(joined):
         cl.frequency = True
+        failing = re.search(
+            r"\b(fail|fails|failing|failure|break|breaks|broke|breakdown|down|trip|trips|jam|jams|stop|stops)",
+            joined,
+        )
         for name in ("mtbf", "mcbf"):
-            if name in cl.quantities:
-                cl.quantities[name] = 2  # "breaks down twice as often": the time between failures
+            if name in cl.quantities or failing:
+                cl.quantities[name] = 2  # "breaks down twice as often": the time (or cycles) between failures
     if re.search(r"\b(slow(s|ed|ing)? (it |them )?down)\b", joined):
         cl.pace = cl.pace or "slower"
     return cl
@@ -470,12 +474,12 @@ def _evidence(cl: Clause) -> bool:
 #: HLT level"): its words name what to report, not what changes
 _RESULT_PHRASE = re.compile(
     r"(\b(effect|effects|impact|influence|consequences?)\s+(on|for)\b|\bdo(es)?\s+(that|this|it)\s+do\s+to\b"
-    r"|\bhappens?\s+to\b)[^.?!,;]*?(?=\s+(if|when|once|should|after|because|in case)\b|[.?!,;]|$)"
+    r"|\bhappens?\s+to\b|\b(better|worse|best|worst|cheaper)\s+(for|on)\b)[^.?!,;]*?(?=\s+(if|when|once|should|after|because|in case)\b|[.?!,;]|$)"
 )
 _OFTEN = re.compile(r"\b(as|more|less) (often|frequently)\b|\btimes as often\b")
 _ASKER = {"i", "we", "i'd", "we'd", "you"}
 _ASKER_VERBS = {"need", "want", "wanted", "needed"}
-_SPED_UP = re.compile(r"\b((speed(s|ing)?|sped)( \w+){0,2} up|step up|quicken)\b")
+_SPED_UP = re.compile(r"\b((speed(s|ing)?|sped)( [\w-]+){0,6} up|step up|quicken)\b")
 
 
 _DASHES = ("-", "\u2013", "\u2014", ":")
@@ -635,7 +639,8 @@ def _option_start(text: str, split: int) -> int:
     head = text[:split]
     best = 0
     for m in re.finditer(
-        r"[,:;?]\s|\s-\s|\bcompare\b|\bbetween\b|\bwhether\b|\bon\b(?= an? )|\bis it (better|cheaper|worse) to\b|\bto\b(?= (get|run|close|open|make|add|have))",
+        r"[,:;?]\s|\s-\s|\bcompare\b|\bbetween\b|\bwhether\b|\bon\b(?= an? )|\bis it (better|cheaper|worse) to\b"
+        r"|\bto\b(?= (get|run|close|open|make|add|have))|\bto\b(?= [a-z]+ (the|a|an|its|our|their|one|two|an?other)\b)",
         head,
     ):
         best = m.end()
