@@ -57,10 +57,11 @@ SETS = {
     "dev2": "dev 2 (tuned on)",
     "dev3": "dev 3 (tuned on)",
     "heldout2": "held-out twins 2",
+    "heldout3": "held-out twins 3 (kept for the next round)",
 }
 DEV = ("dev", "dev2", "dev3")
 EXAMPLE_TWINS = ("bottling_line", "pump_station", "supply_chain")
-HELD_OUT = ("heldout", "templates_test", "heldout2")
+HELD_OUT = ("heldout", "templates_test", "heldout2", "heldout3")
 
 
 def verify(folder: Path) -> list[str]:
