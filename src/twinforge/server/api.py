@@ -412,26 +412,30 @@ def create_app(ws: Workspace) -> FastAPI:
         # wait on the bus and on the socket at once: a client that leaves is noticed at once, not
         # at the next event of a quiet stream
         receiver = asyncio.ensure_future(socket.receive())
+        getter: asyncio.Future | None = None
         try:
             while True:
-                getter = asyncio.ensure_future(sub.get())
+                if getter is None:
+                    getter = asyncio.ensure_future(sub.get())
                 done, _ = await asyncio.wait({getter, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if getter in done:  # an event taken from the queue is always sent
+                    event = getter.result()
+                    getter = None
+                    if event is None:
+                        if sub.overflowed:
+                            await socket.close(code=1013, reason="client too slow: events overflowed")
+                        break
+                    await socket.send_json(event.as_dict())
                 if receiver in done:
-                    getter.cancel()
                     if receiver.result().get("type") == "websocket.disconnect":
                         break
                     receiver = asyncio.ensure_future(socket.receive())  # what clients send is ignored
-                    continue
-                event = getter.result()
-                if event is None:
-                    if sub.overflowed:
-                        await socket.close(code=1013, reason="client too slow: events overflowed")
-                    break
-                await socket.send_json(event.as_dict())
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
         finally:
             receiver.cancel()
+            if getter is not None:
+                getter.cancel()
             sub.close()
             with contextlib.suppress(RuntimeError, WebSocketDisconnect, ConnectionError):
                 await socket.close()
