@@ -28,6 +28,7 @@ from twinforge.guard.text import (
     german_fold,
     is_english,
     normalise,
+    singular,
     stem,
     tokenize,
 )
@@ -52,8 +53,8 @@ KIND_WORDS: dict[str, tuple[str, ...]] = {
     "depot": ("depot", "yard"),
     "sensor": ("sensor", "meter", "gauge", "probe", "transmitter", "gage"),
 }
-#: words that are never part of a name
-FUNCTION_WORDS = {
+#: words that link or qualify names (prepositions, articles, company forms): neither names nor ids
+_LINK_WORDS = {
     "a",
     "an",
     "the",
@@ -72,8 +73,6 @@ FUNCTION_WORDS = {
     "de",
     "la",
     "le",
-    "du",
-    "des",
     "st",
     "co",
     "ltd",
@@ -81,26 +80,16 @@ FUNCTION_WORDS = {
     "gmbh",
     "ag",
     "plc",
+}
+#: words that are never part of a name
+FUNCTION_WORDS = _LINK_WORDS | {
+    "du",
+    "des",
     "sa",
     "llc",
 }
 #: words that are part of names but never identify a node on their own
-STOPWORDS = {
-    "a",
-    "an",
-    "the",
-    "of",
-    "and",
-    "or",
-    "to",
-    "in",
-    "on",
-    "at",
-    "for",
-    "by",
-    "with",
-    "from",
-    "into",
+STOPWORDS = _LINK_WORDS | {
     "our",
     "we",
     "us",
@@ -117,16 +106,6 @@ STOPWORDS = {
     "both",
     "each",
     "every",
-    "de",
-    "la",
-    "le",
-    "st",
-    "co",
-    "ltd",
-    "inc",
-    "gmbh",
-    "ag",
-    "plc",
     "what",
     "if",
     "how",
@@ -632,7 +611,7 @@ class Lexicon:
                     if t.text in FUNCTION_WORDS and not (len(t.text) == 1 and text == node.id):
                         continue
                     nw.surface.add(american(t.text))
-                    nw.surface.add(_singular(american(t.text)))
+                    nw.surface.add(singular(american(t.text)))
                     code = bool(re.fullmatch(r"[a-z]+\d+[a-z]?|\d+[a-z]+", w))  # "M1", "P7", "2B": a name
                     if (len(w) <= 2 and not code) or t.kind == "number" or w.isdigit():
                         nw.marks.add(w)
@@ -713,7 +692,7 @@ class Lexicon:
         forms = {american(t.text) for t in tokenize(normalise(name))} | {
             american(t.text) for t in tokenize(german_fold(name))
         }
-        return _surface_in(word, forms | {_singular(f) for f in forms})
+        return _surface_in(word, forms | {singular(f) for f in forms})
 
     def surface_match(self, word: str, node: str) -> bool:
         """Whether ``word`` is one of the node's name words as written (plural and British
@@ -739,16 +718,6 @@ def _op_words() -> dict[str, tuple[str, ...]]:
     from twinforge.guard.vocabulary import OP_WORDS
 
     return OP_WORDS
-
-
-def _singular(w: str) -> str:
-    if w.endswith("ies") and len(w) > 4:
-        return w[:-3] + "y"
-    if w.endswith(("ches", "shes", "xes", "sses")):
-        return w[:-2]
-    if w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 3:
-        return w[:-1]
-    return w
 
 
 def _surface_in(word: str, forms: set[str]) -> bool:

@@ -541,6 +541,19 @@ _VALUE_VERBS = {
     "sticks",
     "with",
 }
+#: words after a time that make it an amount of change ("5 minutes longer", "2 h sooner")
+_MORE_OR_LESS = {
+    "more",
+    "extra",
+    "longer",
+    "less",
+    "shorter",
+    "fewer",
+    "faster",
+    "quicker",
+    "slower",
+    "sooner",
+}
 _AFTER_START = {"into", "in", "later", "mark", "onward", "onwards", "after"}
 _AFTER_DURATION = {"outage", "stop", "stoppage", "shutdown", "downtime", "break", "breakdown", "long"}
 
@@ -1097,9 +1110,7 @@ def clock_reference(found: list[NumberMention], tokens: list[Token]) -> None:
     # "from 14:00 to 15:30": the second time says how long
     timed = [m for m in found if m.clock is not None and m is not reference and m.roles == ("start",)]
     for a, b in itertools.pairwise(timed):
-        between = text[
-            _offset(tokens, a.end) if False else _offset(tokens, a.start) : _offset(tokens, b.start)
-        ]
+        between = text[_offset(tokens, a.start) : _offset(tokens, b.start)]
         if re.search(r"\b(to|until|till|-)\s*$", between) and b.clock is not None and a.clock is not None:
             hours = (b.clock - a.clock) % 24
             b.value, b.unit, b.roles = (
@@ -1226,18 +1237,7 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
             or (prev == "at" and nxt in ("mark", "into", "in"))
         ):
             m.roles = ("start",)
-        elif nxt in (
-            "more",
-            "extra",
-            "longer",
-            "less",
-            "shorter",
-            "fewer",
-            "faster",
-            "quicker",
-            "slower",
-            "sooner",
-        ):
+        elif nxt in _MORE_OR_LESS:
             m.roles = ("amount",)
         elif prev == "at" or (prev == "the" and nxt == "mark"):
             m.roles = ("start", "value")
@@ -1256,22 +1256,10 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
             m.direction = "decrease" if nxt == "off" else direction_of(prev)
         elif prev in ("every", "each"):
             m.roles = ("value",)
-        elif prev in _BEFORE_CHANGE or nxt in (
-            "more",
-            "extra",
-            "longer",
-            "less",
-            "shorter",
-            "fewer",
-            "faster",
-            "quicker",
-            "slower",
-            "sooner",
-            "later",
-        ):
+        elif nxt == "later":
+            m.roles = ("start",)  # "2 hours later"
+        elif prev in _BEFORE_CHANGE:
             m.roles = ("amount", "duration")
-            if nxt in ("later",):
-                m.roles = ("start",)
         elif prev in _BEFORE_VALUE or prev in _VALUE_VERBS or in_average or "average" in left[-4:]:
             m.roles = ("value", "duration")  # "we wait 40 minutes in average": a mean, not one event
         else:

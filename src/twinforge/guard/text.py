@@ -231,6 +231,17 @@ _VARIANT_RULES = [
 ]
 
 
+def singular(word: str) -> str:
+    """A plural noun's singular by the regular rules ("batteries" → "battery", "boxes" → "box")."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        return word[:-1]
+    return word
+
+
 def american(word: str) -> str:
     """The American spelling of a British one (one rule at most): -ise/-iser/-isation → -ize...,
     -our → -or, -tre → -ter, -yse → -yze. Applied to question and twin alike."""

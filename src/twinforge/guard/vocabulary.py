@@ -613,16 +613,9 @@ def light_stems(phrase: str) -> tuple[str, ...]:
 
 def light(word: str) -> str:
     """A word in singular and American spelling (its other inflections kept)."""
-    from twinforge.guard.text import american
+    from twinforge.guard.text import american, singular
 
-    w = american(word.lower())
-    if w.endswith("ies") and len(w) > 4:
-        return w[:-3] + "y"
-    if w.endswith(("ches", "shes", "xes", "sses")):
-        return w[:-2]
-    if w.endswith("s") and not w.endswith(("ss", "us", "is")) and len(w) > 3:
-        return w[:-1]
-    return w
+    return singular(american(word.lower()))
 
 
 def find_light(words: list[str], phrases: tuple[str, ...] | list[str]) -> list[tuple[int, int]]:
