@@ -175,6 +175,7 @@ class LiveTwin:
     latest: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     ingestor: MqttIngestor | None = None
     monitor: LiveMonitor | None = None
+    _series: dict[int, tuple[str, str]] = field(default_factory=dict)  # store series id -> (node, signal)
     _alert_ids: dict[int, int] = field(default_factory=dict)  # id(Alert) -> stored alert id
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -212,7 +213,7 @@ class LiveTwin:
             "broker": f"{self.host}:{self.port}",
             "ingest": stats,
             "monitor": self.monitor.status.as_dict() if self.monitor else None,
-            "signals": len(self._series) if hasattr(self, "_series") else 0,
+            "signals": len(self._series),
         }
 
     # -- the writer thread -------------------------------------------------------------------------

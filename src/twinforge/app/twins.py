@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twinforge.app.views import clean
 from twinforge.errors import Issue, SpecError, TwinforgeError, UnknownEntityError
 from twinforge.spec import TwinSpec, diff_specs, load_spec
 from twinforge.spec.io import loads_spec
@@ -143,8 +144,8 @@ class TwinRegistry:
                 "element": c.element,
                 "ref": c.ref,
                 "field": c.field,
-                "before": _jsonable(c.before),
-                "after": _jsonable(c.after),
+                "before": clean(c.before),
+                "after": clean(c.after),
                 "text": c.render(),
             }
             for c in changes
@@ -244,16 +245,6 @@ class TwinRegistry:
 
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
 
 
 __all__ = ["TwinNotFound", "TwinRegistry", "TwinVersion", "issue_dict"]

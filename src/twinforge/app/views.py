@@ -22,6 +22,8 @@ def clean(value: Any) -> Any:
     """``value`` as JSON: NaN/inf → None, numpy scalars → Python, timestamps → ISO strings."""
     if value is None or isinstance(value, (str, bool)):
         return value
+    if isinstance(value, np.bool_):
+        return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
@@ -35,6 +37,8 @@ def clean(value: Any) -> Any:
         return [clean(v) for v in value]
     if value is pd.NaT:
         return None
+    if hasattr(value, "item"):  # other numpy scalars
+        return clean(value.item())
     return str(value)
 
 

@@ -365,11 +365,9 @@ class Workspace:
     def ack(self, alert_id: int, by: str) -> dict[str, Any]:
         if not self.store.ack_alert(alert_id, by):
             raise UnknownEntityError(f"no alert {alert_id}")
-        rows = [a for a in records(self.store.alerts(limit=100_000)) if a["id"] == alert_id]
-        self.bus.publish(
-            "alerts", {"event": "acked", "id": alert_id, "by": by}, twin=rows[0]["twin"] if rows else None
-        )
-        return rows[0] if rows else {"id": alert_id}
+        row = records(self.store.alerts(alert_id=alert_id, limit=1))[0]
+        self.bus.publish("alerts", {"event": "acked", "id": alert_id, "by": by}, twin=row["twin"])
+        return row
 
     # -- faults (emulated plants only) -----------------------------------------------------------------
     def inject_fault(self, name: str, fault: SensorFault) -> dict[str, Any]:

@@ -199,19 +199,6 @@ def print_infeasible(console: Console, explanation: InfeasibilityExplanation) ->
 # -- output files ----------------------------------------------------------------------------------
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN -> None, numpy scalars -> Python."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def write_output(
     path: Path,
     plan: FlowPlan | None,
@@ -243,7 +230,9 @@ def write_output(
         data["comparison"] = comparison.to_dict()
     if explanation is not None:
         data["infeasible"] = explanation.to_dict()
-    path.write_text(json.dumps(_clean(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    from twinforge.app.views import clean
+
+    path.write_text(json.dumps(clean(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 # -- command ---------------------------------------------------------------------------------------

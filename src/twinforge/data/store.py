@@ -677,6 +677,7 @@ class DuckDBStore:
         *,
         open_only: bool = False,
         unacked_only: bool = False,
+        alert_id: int | None = None,
         limit: int = 200,
     ) -> pd.DataFrame:
         """Alerts, newest first: ``id, twin, node, signal, source, started, ended, score, peak_score,
@@ -689,6 +690,9 @@ class DuckDBStore:
             where.append("ended IS NULL")
         if unacked_only:
             where.append("acked_at IS NULL")
+        if alert_id is not None:
+            where.append("id = ?")
+            params.append(alert_id)
         frame = self._df(
             "SELECT id, twin, node, signal, source, started, ended, score, peak_score, threshold, contributions, "
             f"text, acked_at, acked_by FROM telemetry.alerts WHERE {' AND '.join(where)} "
