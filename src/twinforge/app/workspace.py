@@ -421,8 +421,7 @@ class Workspace:
         key = (name, self.twins.version(name).number)
         asker = self._askers.get(key)
         if asker is None:
-            state = self._live_state(name)
-            asker = TwinAsker(spec, llm=self.llm, state=state)
+            asker = TwinAsker(spec, llm=self.llm)
             self._askers = {k: v for k, v in self._askers.items() if k[0] != name}
             self._askers[key] = asker
         return asker
@@ -452,7 +451,9 @@ class Workspace:
 
     def ask(self, name: str, question: str) -> dict[str, Any]:
         """The twin's answer: the plan, the interventions, the values it computed, or why not."""
-        result = self.asker(name).ask(question)
+        asker = self.asker(name)
+        asker.state = self._live_state(name)  # the state synced now, not when the asker was made
+        result = asker.ask(question)
         return clean(result.as_dict())
 
     # -- audit --------------------------------------------------------------------------------------
