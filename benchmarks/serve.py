@@ -8,7 +8,7 @@ directory, ingests live telemetry from a mosquitto broker (``MosquittoBroker``, 
 every twin with signals, and is first fed a backlog of steady-plant telemetry of ``pump-station``
 (``InitialStateTelemetry``) so that current values come from the live feed and the monitor has
 fitted. Two settings differ from the defaults, both configuration: ``rate_limit_per_min`` is raised
-(the default 6,000 a minute per client address would answer 429 to a load test from one address)
+(the default 30,000 a minute per client address would answer 429 to a load test from one address)
 and the scheduled early warning is off (``warn_every_s=0``) so it cannot run during a measurement.
 
 1. Reads. ``--clients`` asyncio tasks, each with its own ``httpx.AsyncClient`` (one keep-alive
