@@ -107,3 +107,16 @@ def test_narrative_number_check():
     allowed = [63020.0, 63490.0, 470.0, 0.746]
     assert check_narrative("Cost rises from 63,020 to 63,490 EUR/day, about 0.75% more.", allowed) == []
     assert check_narrative("Cost rises by 9,999 EUR.", allowed) == [9999.0]
+    # near misses, small counts and numbers in words are numbers like any other
+    assert check_narrative("Cost rises to about 63,000 EUR/day.", allowed) == [63000.0]
+    assert check_narrative("Cost rises by 0.8%.", allowed) == [0.8]
+    assert check_narrative("Two suppliers are short.", allowed) == [2.0]
+    assert check_narrative("Cost rises by four hundred and seventy EUR.", allowed) == []
+    assert check_narrative("Cost rises by twenty-five EUR.", allowed) == [25.0]
+
+
+def test_a_phone_number_in_the_question_is_noted_and_never_a_value(supply_chain):
+    r = asker(supply_chain).ask("What if supplier S3 goes out of business? Call me on +49 170 1234567.")
+    assert r.status == "answered" and r.plan["changes"] == [{"op": "remove", "target": "S3"}]
+    assert any(n.startswith("a phone number in the question was not read") for n in r.notes)
+    assert "1234567" not in r.render()

@@ -7,13 +7,15 @@ those results; otherwise it is rejected and the templated answer is shown.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 
 from twinforge.copilot.engines import Outcome
+from twinforge.guard.text import WORD_NUMBERS
 
 _NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
+_WORD = "|".join(sorted(WORD_NUMBERS, key=len, reverse=True))
+_NUMBER_WORDS = re.compile(rf"\b(?:{_WORD})(?:[\s-]+(?:and[\s-]+)?(?:{_WORD}))*\b", re.I)
 
 
 def fmt(x: float, digits: int = 4) -> str:
@@ -45,28 +47,39 @@ def outcome_text(o: Outcome, what: str) -> str:
     return text
 
 
-def numbers_in(text: str) -> list[float]:
+def numbers_in(text: str) -> list[tuple[float, int]]:
+    """Every number written in ``text``, in digits or in words ("twenty-five"), with the decimals it
+    is written to (words: 0)."""
     out = []
     for m in _NUMBER.finditer(text):
+        written = m.group(0).replace(",", "")
         try:
-            out.append(float(m.group(0).replace(",", "")))
+            out.append((float(written), len(written.partition(".")[2])))
         except ValueError:
             continue
+    for m in _NUMBER_WORDS.finditer(text):
+        total = current = 0
+        for word in re.split(r"[\s-]+(?:and[\s-]+)?", m.group(0).lower()):
+            value = WORD_NUMBERS[word]
+            if value in (100, 1000):
+                current = max(current, 1) * value
+                if value == 1000:
+                    total, current = total + current, 0
+            else:
+                current += value
+        out.append((float(total + current), 0))
     return out
 
 
-def traceable(value: float, allowed: Iterable[float], rel: float = 0.006) -> bool:
-    """``value`` equals an allowed number up to rounding (or is a small count/ordinal)."""
-    if float(value).is_integer() and 0 <= value <= 10:
-        return True  # "2 suppliers", "step 1": counting words, not results
-    for a in allowed:
-        for cand in (a, abs(a), 100 * a):
-            if math.isclose(abs(value), abs(cand), rel_tol=rel, abs_tol=0.051):
-                return True
-    return False
+def traceable(value: float, decimals: int, allowed: Iterable[float]) -> bool:
+    """``value``, written to ``decimals`` places, is an allowed number rounded to those places (as a
+    percentage too, or without its sign); a near miss ("about 63,000" for 63,020) is not."""
+    tolerance = 0.5 * 10.0**-decimals + 1e-9
+    return any(abs(abs(value) - abs(cand)) <= tolerance for a in allowed for cand in (a, 100 * a))
 
 
 def check_narrative(narrative: str, allowed: Iterable[float]) -> list[float]:
-    """Numbers in ``narrative`` that the results do not contain (empty: the narrative passes)."""
+    """Numbers in ``narrative`` that the results do not contain (empty: the narrative passes). Small
+    counts and numbers in words are numbers too: "two suppliers" passes only if the facts say 2."""
     allowed = list(allowed)
-    return [x for x in numbers_in(narrative) if not traceable(x, allowed)]
+    return [x for x, decimals in numbers_in(narrative) if not traceable(x, decimals, allowed)]

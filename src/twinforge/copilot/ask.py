@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from twinforge.copilot.answer import check_narrative, fmt, outcome_text
+from twinforge.copilot.answer import check_narrative, fmt, numbers_in, outcome_text
 from twinforge.copilot.engines import Engine, Outcome, engine_for
 from twinforge.copilot.examples import Example, ExampleRetriever, generated_examples, load_example_file
 from twinforge.copilot.why import counterfactual
@@ -279,6 +279,10 @@ class TwinAsker:
             result = self._run(mapped.checked, base)
         except TwinforgeError as exc:
             result = _declined(Refusal("not_modelled", f"the twin cannot run this: {exc}"), base)
+        result.notes[:0] = [
+            f"{what} in the question was not read: its digits are never a value"
+            for what in dict.fromkeys(mapped.reading.ignored)
+        ]
         result.run_s = time.perf_counter() - t1
         if narrative and result.status == "answered":
             self._add_narrative(result)
@@ -448,6 +452,7 @@ class TwinAsker:
     def _add_narrative(self, result: AskResult) -> None:
         """Ask the model for a short explanation; keep it only if every number is traceable."""
         allowed = [v for v in result.values.values() if isinstance(v, int | float)]
+        allowed += [x for x, _ in numbers_in(result.answer)]  # the facts the model is given
         for o in result.outcomes:
             allowed += list(o.numbers.values())
             allowed += [x for x in (o.baseline, o.scenario, o.delta, o.delta_pct) if x is not None]

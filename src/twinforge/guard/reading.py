@@ -39,7 +39,7 @@ from typing import Any
 from twinforge.guard.grounding import Mention, Mentions, find_mentions
 from twinforge.guard.lexicon import Lexicon
 from twinforge.guard.quantities import NumberMention, direction_of, scan
-from twinforge.guard.text import WORD_NUMBERS, is_english, normalise, stem, tokenize
+from twinforge.guard.text import CONTROL, WORD_NUMBERS, is_english, normalise, stem, strip_noise, tokenize
 from twinforge.guard.vocabulary import (
     OP_WORDS,
     QUANTITY_HINTS,
@@ -150,6 +150,8 @@ class Reading:
     refusal: Refusal | None = None
     candidates: list[Candidate] = field(default_factory=list)
     problems: list[Refusal] = field(default_factory=list)  # why candidates were ruled out
+    #: what was taken out before reading, by kind ("a phone number"): never a value
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> list[Candidate]:
@@ -172,6 +174,7 @@ _INJECTION = re.compile(
     r"|\b(print|reveal|show|repeat|tell me) (all )?(your|the) (hidden |system )?(instructions|prompt|rules)\b"
     r"|\b(say|reply|answer|respond|output|write)\s+(only\s+|just\s+)?(with\s+)?[\"\u201c]"
     r"|\b(also|then|just|please|simply|and) (say|claim|state|report|tell (me|them)) (that )?the [a-z ]{1,30} (is|are|was) \d"
+    r"|\b(the )?(answer|reply|response|report|output|result)s? (should|must|has to|needs to|shall) (say|state|show|read|claim)\b"
     r"|\bpassword\b|\bapi key\b|\bcredentials?\b|\b(send|email|e-mail|post|upload|forward) (it |this |the [a-z ]+ )?(to|at)\b",
     re.I,
 )
@@ -321,6 +324,14 @@ def refusal_of(question: str, twin: TwinSpec, lex: Lexicon) -> Refusal | None:
     if len(text) > MAX_CHARS:
         return Refusal(
             "unclear", f"the question is {len(text):,} characters long; a question has at most {MAX_CHARS:,}"
+        )
+    control = CONTROL.search(text)
+    if control is not None:
+        return Refusal(
+            "unclear",
+            f"the question holds a control character (U+{ord(control.group()):04X} at position "
+            f"{control.start() + 1}): escape sequences and direction overrides change what the text "
+            "shows, so it is not read",
         )
     if _INJECTION.search(text):
         return Refusal(
@@ -1684,10 +1695,11 @@ def _status(reading: Reading, ctx: _Ctx) -> list[Candidate]:
 def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: str | None = None) -> Reading:
     """Everything the question can mean on ``twin`` (see the module docstring)."""
     lex = lexicon or Lexicon.of(twin)
+    refusal = refusal_of(question, twin, lex)
+    question, ignored = strip_noise(question)
     text = normalise(question)
     _QUESTION.set(question)
-    reading = Reading(question=question, text=text, twin=twin)
-    reading.refusal = refusal_of(question, twin, lex)
+    reading = Reading(question=question, text=text, twin=twin, ignored=ignored, refusal=refusal)
     if reading.refusal is not None:
         return reading
     numbers = scan(question, twin.currency)

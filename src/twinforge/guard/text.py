@@ -336,3 +336,49 @@ WORD_NUMBERS = {
     "dozen": 12,
 }
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6}
+
+
+# -- what is not part of a question ------------------------------------------------------------
+
+#: control characters a typed question never holds: C0/C1 controls but tab and newline, and the
+#: Unicode bidirectional overrides and isolates that make text read differently from what it is
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: contact details, references and signatures: their digits are never a quantity of the twin
+_NOISE = [
+    ("a web address", re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.I)),
+    ("an e-mail address", re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
+    (
+        "a phone number",
+        re.compile(
+            r"(?<![\w+])\+\d{1,3}(?:[ ./-]?(?:\(\d{1,5}\)|\d{1,5})){2,5}(?!\w)"  # +49 170 1234567
+            r"|(?<!\w)\(\d{2,5}\)[ ./-]?\d{3,4}[ ./-]?\d{3,5}(?!\w)"  # (555) 123-4567
+            r"|(?<![\w/.-])0\d{2,4}[ /-]\d{5,8}(?!\w|[.:,]\d)"  # 0170 1234567, 030/12345678
+            r"|(?<![\w.-])\d{3}[-.]\d{3}[-.]\d{4}(?![\w-])"  # 555-123-4567
+            r"|\b(?:phone|tel|mobile|cell|call|ring|text|whatsapp|fax|contact|reach)\b\.?:?\s*(?:me|us|[A-Z][a-z]+)?\s*(?:on|at|via)?\s*"
+            r"\+?\d[\d ()./-]{5,}\d",  # call me on 555 0100
+            re.I,
+        ),
+    ),
+    (
+        "a reference number",
+        re.compile(
+            r"\b(?:ticket|ref|reference|invoice|incident|serial|s/n|po|work order|wo)\b\.?\s*[:#]?\s*"
+            r"[A-Za-z]{0,4}[-/]?\d{3,}[\w/-]*"  # ticket 4711, ref: WO-88812
+            r"|\b(?:order|case|job|ticket|incident|invoice)\s*(?:no\.?|nr\.?|number|#|id)\s*:?\s*"
+            r"[A-Za-z]{0,4}[-/]?\d[\w/-]*"  # order no. 55, case #7
+            r"|(?<![\w&])#\d{3,}[\w-]*",  # #12345
+            re.I,
+        ),
+    ),
+    ("a signature", re.compile(r"\bsent from my [\w .-]{1,40}?(?=[.!?\n]|$)", re.I)),
+]
+
+
+def strip_noise(question: str) -> tuple[str, list[str]]:
+    """``question`` without contact details, references and signatures, and what was taken out
+    (said by kind, never repeated: "a phone number"), so that no digit of theirs becomes a value."""
+    removed: list[str] = []
+    for what, pattern in _NOISE:
+        question, n = pattern.subn(" ", question)
+        removed += [what] * n
+    return question, removed
