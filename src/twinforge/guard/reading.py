@@ -175,6 +175,14 @@ _INJECTION = re.compile(
     r"|\b(say|reply|answer|respond|output|write)\s+(only\s+|just\s+)?(with\s+)?[\"\u201c]"
     r"|\b(also|then|just|please|simply|and) (say|claim|state|report|tell (me|them)) (that )?the [a-z ]{1,30} (is|are|was) \d"
     r"|\b(the )?(answer|reply|response|report|output|result)s? (should|must|has to|needs to|shall) (say|state|show|read|claim)\b"
+    r"|(^|[.!?:;]\s+|\(\s*)(tell|respond|reply|output|mention|print|write|claim)"
+    r"\b(?! me\b| us\b| what\b| how\b| whether\b| if\b| which\b| why\b| when\b)"
+    r"|\b(don'?t|do not|never|no need to) (run|use|simulate|check|consult|ask) (the )?(twin|model|simulation|simulator)"
+    r"|\bjust (answer|say|reply|write|output|return) \S*\d"
+    r"|\bwhatever the (twin|model|simulation|simulator|data) (says|shows|computes)"
+    r"|\bnew (instructions?|rules?|task|orders) *[:,-]"
+    r"|(^|\s|\()(system|assistant|user|developer|output|answer|response) *:"
+    r"|</?[a-z][a-z0-9_-]*( [^<>]*)?>|\[/?(inst|system|sys)\]|<\|[a-z_]+\|>"
     r"|\bpassword\b|\bapi key\b|\bcredentials?\b|\b(send|email|e-mail|post|upload|forward) (it |this |the [a-z ]+ )?(to|at)\b",
     re.I,
 )
