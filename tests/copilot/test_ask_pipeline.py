@@ -120,3 +120,10 @@ def test_a_phone_number_in_the_question_is_noted_and_never_a_value(supply_chain)
     assert r.status == "answered" and r.plan["changes"] == [{"op": "remove", "target": "S3"}]
     assert any(n.startswith("a phone number in the question was not read") for n in r.notes)
     assert "1234567" not in r.render()
+
+
+def test_an_over_long_question_is_refused_before_the_model(bottling_line):
+    model = ScriptedChooser()
+    r = asker(bottling_line, model).ask("What if the filler is 10% faster? " + "x" * 25_000)
+    assert r.status == "declined" and "characters long" in r.detail
+    assert model.calls == []
