@@ -11,6 +11,7 @@ EXAMPLES = {
     "bottling_line": "bottling_line.yaml",
     "supply_chain": "supply_chain.yaml",
     "pump_station": "pump_station.yaml",
+    "water_tower": "water_tower.yaml",
 }
 
 
@@ -26,7 +27,7 @@ def examples_dir() -> Path:
 
 
 def example_path(name: str) -> Path:
-    """Path of an example twin by short name (``bottling_line``, ``supply_chain``, ``pump_station``)."""
+    """Path of an example twin by short name (``bottling_line``, ``supply_chain``, ``pump_station``, ``water_tower``)."""
     if name not in EXAMPLES:
         raise TwinforgeError(f"unknown example {name!r}; available: {', '.join(EXAMPLES)}")
     return examples_dir() / EXAMPLES[name]

@@ -135,12 +135,13 @@ def demo(
 from twinforge.cli import analytics as _analytics  # noqa: E402
 from twinforge.cli import copilot as _copilot  # noqa: E402
 from twinforge.cli import data as _data  # noqa: E402
+from twinforge.cli import guard as _guard  # noqa: E402
 from twinforge.cli import llm as _llm_cli  # noqa: E402
 from twinforge.cli import optimize, optimize_flow  # noqa: E402
 from twinforge.cli import serve as _serve  # noqa: E402
 from twinforge.cli import sim as _sim  # noqa: E402
 
-for _group in (_sim, optimize_flow, optimize, _data, _analytics, _llm_cli, _copilot, _serve):
+for _group in (_sim, optimize_flow, optimize, _data, _analytics, _llm_cli, _copilot, _serve, _guard):
     _group.register(app)
 
 

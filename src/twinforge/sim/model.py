@@ -273,6 +273,11 @@ class Model:
         stopped = self.kernel.run(horizon)
         if not stopped:
             self.kernel.now = horizon
+        return self.result()
+
+    def result(self) -> ReplicationResult:
+        """End the run at the current time: KPIs, the series asked for, watches, telemetry (after
+        :meth:`run`, or after :meth:`start` and :meth:`advance` in steps)."""
         for c in self.components.values():
             c.finish()
         now = self.kernel.now
