@@ -262,3 +262,40 @@ def test_status_per_product_and_states(supply_chain, bottling_line):
         "target": "filler",
         "quantity": "temperature",
     }
+
+
+def test_sign_offs_greetings_and_context_sentences_are_left_out(supply_chain, bottling_line):
+    q = (
+        "Hi all, apologies for the long mail, two people are off sick and the coffee machine is broken. "
+        "Anyway: what if supplier S3 goes out of business? Kind regards, Niamh, Supply Planning, ext. 2231"
+    )
+    r = read(q, supply_chain)
+    assert r.refusal is None and [c.plan for c in r.best] == [
+        c.plan for c in read("What if supplier S3 goes out of business?", supply_chain).best
+    ]
+    assert {"a greeting", "a sign-off", "a sentence of context"} <= set(r.ignored)
+    # a sentence that gives a value of the twin is not context
+    r = read(
+        "Our energy supplier quotes 280 EUR per MWh from next month. What does the filler cost us then?",
+        bottling_line,
+    )
+    assert "a sentence of context" not in r.ignored
+
+
+def test_thousands_fractions_and_the_same_time(supply_chain, bottling_line):
+    from twinforge.guard.quantities import scan
+
+    (n,) = scan("fixed cost down to $7.5k a day", "USD")
+    assert n.value == 7500 and n.unit == "USD/day"
+    (n,) = scan("supply is down by a third next month")
+    assert n.value == pytest.approx(100 / 3) and n.unit == "%"
+    first, second = changes(
+        "What if the filler is down for 1 h starting 2 hours into the shift, and the capper loses 30 min at the same time?",
+        bottling_line,
+    )
+    assert first["start"] == second["start"] == 2.0
+
+
+def test_both_of_more_than_two_is_ambiguous(pump_station, warehouse):
+    r = read("What if both pick zones are down for 2 hours?", warehouse)
+    assert r.refusal is not None or all(len(c.plan["changes"]) == 2 for c in r.best)

@@ -143,7 +143,7 @@ def find_mentions(
         while j >= 0 and tokens[j].text in ("our", "the", "of", "two", "three"):
             j -= 1
         if j >= 0 and tokens[j].text in _QUANTIFIERS and len(cands) > 1:
-            group = True
+            group = tokens[j].text != "both" or len(cands) == 2  # "both pumps" of three: which two?
         raw.append((i, end, cands, how, group))
         taken.update(range(i, end))
         i = end

@@ -686,6 +686,7 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
         low in ("a", "an")
         and nxt in ORDINALS
         and nxt != "first"
+        and prev != "by"  # "down by a third next month": a fraction
         and after2 is not None
         and after2.kind == "word"
     ):
@@ -873,6 +874,8 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
             value = -value  # "-5%" (a minus sign attached to the number)
         if prev == "+" and tokens[i - 1].end == tok.start:
             signed = True  # "+10%": an increase
+        if nxt == "k" and tokens[i + 1].start == tok.end:
+            value, n = 1000 * value, 2  # "$7.5k", "12k a day": thousands
     else:
         words = _number_words(tokens, i)
         timed = nxt in TIME_UNITS or (nxt == "-" and i + 2 < len(tokens) and tokens[i + 2].text in TIME_UNITS)
@@ -934,6 +937,16 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
         and tokens[j + 1].text in TIME_UNITS
     ):
         unit = "/" + TIME_UNITS[tokens[j + 1].text]  # "3000 a day": per day, of what the parameter counts
+        end = tokens[j + 1].end
+        j += 2
+    elif (
+        not unit
+        and j + 1 < len(tokens)
+        and tokens[j].text in ("a", "an", "per", "each")
+        and _count(tokens[j + 1].text)
+        and "." in tok.text
+    ):
+        unit = "/item"  # "4.50 a pallet": an amount of money per thing, in the twin's currency
         end = tokens[j + 1].end
         j += 2
     elif unit and j < len(tokens) and tokens[j].text in PER:

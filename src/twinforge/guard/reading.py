@@ -29,6 +29,7 @@ start of the run).
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import itertools
@@ -1705,6 +1706,9 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
     lex = lexicon or Lexicon.of(twin)
     refusal = refusal_of(question, twin, lex)
     question, ignored = strip_noise(question)
+    question, context = _without_context(question, twin, lex)
+    ignored += ["a sentence of context"] * context
+    question = _same_time(question)
     text = normalise(question)
     _QUESTION.set(question)
     reading = Reading(question=question, text=text, twin=twin, ignored=ignored, refusal=refusal)
@@ -1738,9 +1742,11 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
             reading.clauses = _split_clauses(reading, 0, len(text), lex)
             found = _what_if(reading.clauses, ctx, reading.problems)
         elif form == "why":
-            found = _why(reading, ctx)
+            with _asking_sentence(reading):
+                found = _why(reading, ctx)
         elif form == "status":
-            found = _status(reading, ctx)
+            with _asking_sentence(reading):
+                found = _status(reading, ctx)
         if (
             form == "status"
             and rank > 0
@@ -1757,6 +1763,81 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
     reading.candidates = sorted(candidates, key=lambda c: c.cost)
     _settle(reading, ctx)
     return reading
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!:;])\s+")
+#: a turn from context to the question
+_ANYWAY = re.compile(
+    r"(?:^|[.!;]\s+)(?:anyway|anyhow|long story short|so my question is|my question is)\s*[:,-]\s*", re.I
+)
+
+
+def _names_nothing(segment: str, twin: TwinSpec, lex: Lexicon) -> bool:
+    """A stretch of text that names no part, lane or product of the twin and no quantity or change."""
+    r = Reading(question=segment, text=normalise(segment), twin=twin)
+    r.mentions = find_mentions(segment, twin, lex)
+    if any(n.unit for n in scan(segment, twin.currency)):
+        return False  # "Our supplier quotes 280 EUR per MWh from next month.": a value of the twin
+    cl = _clause(r, 0, len(r.text), lex)
+    named = [m for m in cl.entities if m.how != "pronoun"]
+    return not (named or cl.lanes or cl.products or cl.ops or cl.quantities or cl.pace)
+
+
+def _without_context(question: str, twin: TwinSpec, lex: Lexicon) -> tuple[str, int]:
+    """ "Apologies for the long mail, two people are off sick. Anyway: what if the packer were 15%
+    faster?": sentences before the one that asks, naming nothing of the twin, are context; they are
+    left out (and counted) when the asking sentence names the twin itself."""
+    ask = question.rfind("?")
+    turn = list(_ANYWAY.finditer(question, 0, max(ask, 0)))
+    if turn and not _names_nothing(question[turn[-1].end() :], twin, lex):
+        return question[turn[-1].end() :], 1  # "... two people off sick. Anyway: what if ..."
+    cuts = [m.end() for m in _SENTENCE_END.finditer(question, 0, max(ask, 0))]
+    if ask < 0 or not cuts or _names_nothing(question[cuts[-1] :], twin, lex):
+        return question, 0
+    starts = [0, *cuts]
+    dropped = 0
+    while dropped < len(cuts) and _names_nothing(question[starts[dropped] : cuts[dropped]], twin, lex):
+        dropped += 1
+    return question[starts[dropped] :], dropped
+
+
+@contextlib.contextmanager
+def _asking_sentence(reading: Reading) -> Any:
+    """For a why or status question: the parts of the twin named in the sentence that asks, when
+    it names any ("Long day at the yard. Why is East Chicago so busy?" asks about East Chicago)."""
+    text, saved = reading.text, reading.mentions
+    end = text.rfind("?")
+    start = max(text.rfind(c, 0, end) for c in ".!?:;") + 1 if end > 0 else 0
+    inside = [m for m in saved.entities if start <= m.start and m.end <= end and m.how != "pronoun"]
+    if start > 0 and inside and len(inside) < len([m for m in saved.entities if m.how != "pronoun"]):
+        reading.mentions = dataclasses.replace(
+            saved,
+            entities=[m for m in saved.entities if start <= m.start],
+            lanes=[m for m in saved.lanes if start <= m.start],
+        )
+    try:
+        yield
+    finally:
+        reading.mentions = saved
+
+
+_SAME_TIME = re.compile(
+    r"\b(at the same (time|moment|point)|at that (same )?(time|moment|point)|simultaneously|meanwhile)\b",
+    re.I,
+)
+
+
+def _same_time(question: str) -> str:
+    """ "... down from hour 2, and the cartoner loses 30 min at the same time": the second change
+    starts when the first does, said as a start of its own (when one start was said before)."""
+    m = _SAME_TIME.search(question)
+    if m is None:
+        return question
+    starts = [n for n in scan(question[: m.start()]) if n.roles and n.roles[0] == "start" and n.unit]
+    if len(starts) != 1:
+        return question
+    start = starts[0]
+    return f"{question[: m.start()]}{start.value:g} {start.unit} into the run{question[m.end() :]}"
 
 
 def _ids_of(plan: dict[str, Any]) -> set[str]:

@@ -354,7 +354,7 @@ _NOISE = [
             r"|(?<!\w)\(\d{2,5}\)[ ./-]?\d{3,4}[ ./-]?\d{3,5}(?!\w)"  # (555) 123-4567
             r"|(?<![\w/.-])0\d{2,4}[ /-]\d{5,8}(?!\w|[.:,]\d)"  # 0170 1234567, 030/12345678
             r"|(?<![\w.-])\d{3}[-.]\d{3}[-.]\d{4}(?![\w-])"  # 555-123-4567
-            r"|\b(?:phone|tel|mobile|cell|call|ring|text|whatsapp|fax|contact|reach)\b\.?:?\s*(?:me|us|[A-Z][a-z]+)?\s*(?:on|at|via)?\s*"
+            r"|\b(?:phone|tel|mobile|mob|cell|call|ring|text|whatsapp|fax|contact|reach)\b\.?:?\s*(?:me|us|[A-Z][a-z]+)?\s*(?:on|at|via)?\s*"
             r"\+?\d[\d ()./-]{5,}\d",  # call me on 555 0100
             re.I,
         ),
@@ -371,6 +371,25 @@ _NOISE = [
         ),
     ),
     ("a signature", re.compile(r"\bsent from my [\w .-]{1,40}?(?=[.!?\n]|$)", re.I)),
+    ("a disclaimer", re.compile(r"\b(?:confidentiality notice|disclaimer)\b[\s\S]*$", re.I)),
+    (
+        "a sign-off",
+        re.compile(
+            r"(?:(?<=[.!?])|^)\s*(?:[-\u2013\u2014]+\s*)?(?:thanks|thank you|many thanks|thx|ta|cheers|regards|"
+            r"best regards|kind regards|warm regards|best wishes|best|br|rgds|sincerely|yours)\b[^?]*$"
+            r"|(?<=[?!.])\s+[-\u2013\u2014]{1,2}\s+[^?]*$",  # "... impact? - Kim, Transportation"
+            re.I,
+        ),
+    ),
+    (
+        "a greeting",
+        re.compile(
+            r"^\s*(?:\[[A-Za-z ]{2,20}\]\s*)?(?i:hi|hello|hey|hiya|morning|good morning|good afternoon|afternoon|"
+            r"evening|dear)\b(?:\s+(?:(?i:all|team|everyone|folks|guys|there)|[A-Z][a-z]+)){0,2}\s*[,:!.\u2013\u2014-]\s*"
+            r"|^\s*\[[A-Za-z ]{2,20}\]\s*",  # "[URGENT]"
+        ),
+    ),
+    ("an extension number", re.compile(r"\b(?:ext|extn|extension)\b\.?\s*\d{2,6}\b|\bx\d{3,5}\b", re.I)),
 ]
 
 
