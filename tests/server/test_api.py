@@ -195,6 +195,27 @@ def test_bodies_over_the_limit_are_refused(client):
     assert r.status_code == 413 and "over" in r.json()["detail"]
 
 
+def test_a_control_proposal_is_judged_as_a_job(client):
+    proposal = {
+        "proposal": "setpoints",
+        "name": "full speed",
+        "setpoints": [{"at": "2 h", "target": "duty_pump", "parameter": "speed", "value": 1.0}],
+    }
+    r = client.post(
+        "/api/twins/water-tower/jobs", json={"kind": "guard", "options": {"reps": 1, "proposal": proposal}}
+    )
+    assert r.status_code == 202
+    verdict = _job(client, r.json()["id"])["result"]
+    assert verdict["verdict"] == "reject" and verdict["violation"]["scenario"] == "nominal"
+    bad = client.post(
+        "/api/twins/water-tower/jobs",
+        json={"kind": "guard", "options": {"proposal": {"proposal": "controller"}}},
+    )
+    assert bad.status_code == 422 and "code" in str(bad.json())
+    missing = client.post("/api/twins/water-tower/jobs", json={"kind": "guard"})
+    assert missing.status_code in (400, 422) and "options.proposal" in str(missing.json())
+
+
 def test_the_stream_sends_job_events(client):
     with client.websocket_connect("/api/stream?topics=jobs&twins=bottling-line") as socket:
         r = client.post(

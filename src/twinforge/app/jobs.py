@@ -25,7 +25,7 @@ from twinforge.app.views import clean, records
 from twinforge.errors import TwinforgeError
 from twinforge.spec import TwinSpec
 
-JobKind = Literal["simulate", "optimize", "schedule", "route", "warn"]
+JobKind = Literal["simulate", "optimize", "schedule", "route", "warn", "guard"]
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 
 
@@ -43,6 +43,9 @@ class JobOptions(BaseModel):
     orders: dict[str, Any] | None = Field(None, description="schedule: the orders (jobs file content)")
     depot: str | None = Field(None, max_length=128)
     state: dict[str, dict[str, float]] | None = Field(None, description="warn: {node: {state: value}}")
+    proposal: dict[str, Any] | None = Field(
+        None, description="guard: a control proposal (setpoints or a controller, docs/guard.md)"
+    )
 
 
 class JobRequest(BaseModel):
@@ -115,6 +118,8 @@ class JobManager:
     def submit(self, twin: str, request: JobRequest) -> Job:
         spec = self.twin_of(twin)  # an unknown twin fails here, before anything is queued
         scenario = _scenario(spec, request) if request.scenario is not None else None
+        if request.kind == "guard":
+            scenario = _proposal(request)  # a malformed proposal fails here, before anything is queued
         job = Job(uuid.uuid4().hex[:12], twin, request)
         with self._lock:
             self._jobs[job.id] = job
@@ -284,7 +289,22 @@ def _warn(spec: TwinSpec, scenario: Any, o: JobOptions, progress: Callable[[int,
     return {"horizon_h": result.horizon / 3600, "events": records(result.table)}
 
 
+def _proposal(request: JobRequest) -> Any:
+    from twinforge.control import parse_proposal
+
+    if request.options.proposal is None:
+        raise TwinforgeError("a guard job needs options.proposal (the content of a proposal file)")
+    return parse_proposal(request.options.proposal, file="options.proposal")
+
+
+def _guard(spec: TwinSpec, proposal: Any, o: JobOptions, _p: Callable[[int, int], None]) -> dict:
+    from twinforge.control import judge
+
+    return judge(spec, proposal, reps=min(o.reps, 20), seed=o.seed).as_dict()
+
+
 _RUNNERS: dict[str, Callable[..., dict]] = {
+    "guard": _guard,
     "simulate": _simulate,
     "optimize": _optimize,
     "schedule": _schedule,

@@ -342,7 +342,8 @@ def create_app(ws: Workspace) -> FastAPI:
     # -- jobs -----------------------------------------------------------------------------------------------
     @app.post("/api/twins/{name}/jobs", tags=["jobs"], status_code=202)
     def submit(name: str, request: JobRequest, _c: Operator) -> dict[str, Any]:
-        """Run a scenario (or the baseline) as a job: simulate, optimize, schedule, route or warn."""
+        """Run a scenario (or the baseline) as a job: simulate, optimize, schedule, route or warn; or judge a
+        control proposal against the twin (guard, docs/guard.md)."""
         return ws.submit(name, request)
 
     @app.get("/api/jobs", tags=["jobs"])
