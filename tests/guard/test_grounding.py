@@ -61,3 +61,12 @@ def test_mask_keeps_how_it_is_asked(bottling_line):
         mask("What if the filler is down for 3 hours?", bottling_line)
         == "what if the <station> is down for <n>?"
     )
+
+
+def test_a_misspelt_id_is_that_node_not_every_node_of_its_stem(bottling_line):
+    from twinforge.guard.grounding import find_mentions
+
+    (m,) = find_mentions("make the labeler 5% faster", bottling_line).entities
+    assert m.ids == ("labeler",) and m.how in ("id", "name")
+    (m,) = find_mentions("make the labelerr 5% faster", bottling_line).entities
+    assert m.ids == ("labeler",)

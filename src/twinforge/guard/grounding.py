@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from twinforge.guard.lexicon import FUNCTION_WORDS, Lexicon
-from twinforge.guard.text import Token, normalise, stem, tokenize
+from twinforge.guard.text import Token, edit_distance, is_english, normalise, stem, tokenize
 from twinforge.spec.models import TwinSpec
 
 
@@ -267,9 +267,24 @@ def _is_unit_like(word: str) -> bool:
     )
 
 
+def _id_typo(word: str, lex: Lexicon) -> str | None:
+    """The one node whose id ``word`` misspells by a letter ("thermoformr", "cartonner")."""
+    if len(word) < 6 or word in lex.by_id or is_english(word) or not word.isalpha():
+        return None
+    close = {
+        node
+        for form, node in lex.by_id.items()
+        if abs(len(form) - len(word)) <= 1 and edit_distance(word, form, 2) <= 1
+    }
+    return close.pop() if len(close) == 1 else None
+
+
 def _candidates(s: str, t: Token, lex: Lexicon, first: bool) -> tuple[set[str], str]:
     """Nodes a word can belong to, and how strongly: name (as written), stem (only the same
     stem: "filling" for the filler), kind, weak, mark, description."""
+    typo = _id_typo(t.text, lex)
+    if typo is not None:
+        return {typo}, "name"  # "cartonner" for the cartoner, before "carton" names every station
     if s in lex.by_stem:
         names = set(lex.by_stem[s])
         if s != stem(t.text):  # a typo corrected: the node whose whole name it is, if one is
