@@ -100,6 +100,12 @@ class AuditSettings(_Section):
     enabled: bool = True
     #: ``full`` keeps prompt and response text; ``hash`` keeps only their SHA-256.
     store_text: Literal["full", "hash"] = "full"
+    #: store prompts, answers and errors with personal data replaced by placeholders (the
+    #: recognisers, roster and patterns of ``[redaction]``), never the raw text.
+    redact: bool = True
+    #: days an audit row (and a cached completion) is kept; older ones are deleted when the log is
+    #: opened or written. 0 keeps them forever.
+    retention_days: float = Field(30.0, ge=0)
 
 
 class RedactionSettings(_Section):
@@ -115,6 +121,20 @@ class RedactionSettings(_Section):
     id_patterns: dict[str, str] = Field(default_factory=dict)
     #: also redact when the provider is local (off: local text never leaves the machine).
     redact_local: bool = False
+    #: IBANs (mod-97 check and the country's account format).
+    ibans: bool = True
+    #: payment card numbers (issuer prefix and length, Luhn check digit).
+    cards: bool = True
+    #: national ids with their checksums: US SSN, UK NI number, Steuer-ID, NIR, BSN, DNI/NIE, ...
+    national_ids: bool = True
+    #: dates right after a birth cue ("born", "DOB", "geb.", "né le", "nacido el", "geboren op" ...).
+    birth_dates: bool = True
+    #: countries (ISO codes) whose national phone formats are recognised; +/00 numbers are always.
+    phone_regions: list[str] = Field(
+        default_factory=lambda: ["GB", "US", "DE", "AT", "CH", "FR", "BE", "ES", "NL"]
+    )
+    #: terms never redacted, whatever a recogniser says (e.g. the twin's entity names).
+    keep: list[str] = Field(default_factory=list)
 
 
 _SECTIONS: dict[str, type[BaseModel]] = {

@@ -1,7 +1,7 @@
 """A real HTTP server on loopback speaking the OpenAI chat/embeddings protocol, for tests.
 
 ``server.script`` is a list of behaviours consumed one per request ("ok", "500", "429", "400",
-"no_choices", "garbage", "slow"); when empty, requests succeed. ``server.reply(body)`` makes the
+"context" (the 400 OpenAI sends for a prompt too long), "no_choices", "garbage", "slow"); when empty, requests succeed. ``server.reply(body)`` makes the
 answer text; ``server.requests`` keeps every request body received.
 """
 
@@ -79,6 +79,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(429, {"error": {"message": "rate limited"}}, {"Retry-After": "0"})
         elif behaviour == "400":
             return self._send(400, {"error": {"message": "bad request: unknown model", "type": "invalid"}})
+        elif behaviour == "context":
+            return self._send(
+                400,
+                {
+                    "error": {
+                        "message": "This model's maximum context length is 4096 tokens. However, your "
+                        "messages resulted in 6512 tokens. Please reduce the length of the messages.",
+                        "type": "invalid_request_error",
+                        "code": "context_length_exceeded",
+                    }
+                },
+            )
         elif behaviour == "no_choices":
             return self._send(200, {"id": "x", "object": "chat.completion", "model": body.get("model")})
         elif behaviour == "garbage":

@@ -168,3 +168,146 @@ def test_a_stream_stopped_early_is_audited_and_releases_the_model(tmp_path: Path
     worker.start()
     worker.join(timeout=60)
     assert result and not worker.is_alive()
+
+
+# -- privacy: redacted audit text, retention; failed calls -----------------------------------------
+
+PII_PROMPT = (
+    "Ask Tom Fletcher (tom.fletcher@acme.com, +44 20 7946 0958) why Pump P-101 tripped at 120 bottles/min."
+)
+PII_ANSWER = "Tom Fletcher says the seal of Pump P-101 leaked; call +44 20 7946 0958."
+RAW = ("Tom Fletcher", "tom.fletcher@acme.com", "+44 20 7946 0958")
+
+
+def stored_text(path: Path) -> str:
+    """Every value of every row of the store, as one string."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        rows = con.execute("SELECT * FROM ai_audit").fetchall()
+    finally:
+        con.close()
+    return "\n".join(str(v) for row in rows for v in row)
+
+
+def test_the_audit_log_stores_redacted_text_by_default(tmp_path: Path, isolated: Path) -> None:
+    llm = make(tmp_path, [PII_ANSWER])  # a local provider: nothing is redacted on the way to it
+    assert not llm.redacts
+    answer = llm.chat(PII_PROMPT)
+    assert answer.text == PII_ANSWER  # the caller gets the real answer
+    [row] = llm.audit.entries()
+    for raw in RAW:
+        assert raw not in stored_text(tmp_path / "store.duckdb"), raw
+    assert "<PERSON_1>" in row.prompt and "<EMAIL_1>" in row.prompt and "<PHONE_1>" in row.prompt
+    # one placeholder per value across prompt and answer, technical text untouched
+    assert row.response == "<PERSON_1> says the seal of Pump P-101 leaked; call <PHONE_1>."
+    assert "Pump P-101" in row.prompt and "120 bottles/min" in row.prompt
+    assert row.redacted and row.prompt_sha256 == sha256(row.prompt)
+
+
+def test_audit_redaction_follows_the_redaction_settings_and_can_be_turned_off(
+    tmp_path: Path, isolated: Path
+) -> None:
+    settings = load_settings(
+        None,
+        store={"path": tmp_path / "a.duckdb"},
+        redaction={"id_patterns": {"BADGE": r"\bB\d{6}\b"}, "phones": False},
+    )
+    llm = LLM.from_settings(settings, provider=ScriptedProvider(["ok"]))
+    llm.chat("Badge B123456 of Tom Fletcher, phone +44 20 7946 0958")
+    [row] = llm.audit.entries()
+    assert "<BADGE_1>" in row.prompt and "<PERSON_1>" in row.prompt and "+44 20 7946 0958" in row.prompt
+
+    plain = make(tmp_path / "plain", [PII_ANSWER], redact=False)
+    plain.chat(PII_PROMPT)
+    [row] = plain.audit.entries()
+    assert "Tom Fletcher" in row.prompt and row.response == PII_ANSWER and not row.redacted
+
+
+def test_audit_rows_and_cached_answers_expire_after_the_retention_period(
+    tmp_path: Path, isolated: Path
+) -> None:
+    import datetime as dt
+
+    from twinforge.ai.audit import connect
+
+    store = tmp_path / "store.duckdb"
+    llm = make(tmp_path, ["new answer"], retention_days=30)
+    assert llm.audit.retention_days == 30
+    llm.chat("a fresh question")
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    with connect(store) as con:
+        con.execute(
+            "INSERT INTO ai_audit (id, ts, kind, provider, model, prompt_sha256, outcome) "
+            "VALUES ('old', ?, 'chat', 'p', 'm', 'x', 'ok')",
+            [old],
+        )
+        con.execute("INSERT INTO ai_cache VALUES ('oldkey', 'p', 'm', '{}', ?, 0)", [old])
+    assert AuditLog(store).count() == 2  # a log opened only to read deletes nothing
+    keep_forever = AuditLog(store, retention_days=0)
+    assert keep_forever.count() == 2 and keep_forever.purge() == 0
+
+    reopened = AuditLog(store, retention_days=30)  # a process opening the log purges at once
+    assert reopened.count() == 1 and reopened.entries()[0].prompt and "fresh" in reopened.entries()[0].prompt
+    with connect(store) as con:
+        keys = [k for (k,) in con.execute("SELECT key FROM ai_cache").fetchall()]
+    assert "oldkey" not in keys and len(keys) == 1  # the fresh answer is still cached
+
+
+def test_retention_and_redaction_settings(isolated: Path) -> None:
+    from twinforge.config import ConfigError
+
+    default = load_settings(None).audit
+    assert default.redact is True and default.retention_days == 30
+    assert AuditLog.from_settings(load_settings(None, audit={"retention_days": 0})).retention_days is None
+    with pytest.raises(ConfigError, match="retention_days"):
+        load_settings(None, audit={"retention_days": -1})
+
+
+class FailingStream(ScriptedProvider):
+    def stream(self, messages, params) -> Iterator[str | StreamEnd]:
+        yield "a"
+        raise RuntimeError("llama_decode returned -1")
+
+
+class FailingRanker(ScriptedProvider):
+    can_rank = True
+
+    def rank(self, messages, schema, numbers=()):
+        raise RuntimeError("llama_decode returned 1")
+
+
+def test_every_failed_call_is_audited_with_its_error(tmp_path: Path, isolated: Path) -> None:
+    from twinforge.ai.errors import ContextLengthError
+
+    too_long = ContextLengthError(
+        "prompt of 6000 tokens exceeds the context length 4096", provider="scripted"
+    )
+    settings = load_settings(None, store={"path": tmp_path / "store.duckdb"})
+    llm = LLM.from_settings(settings, provider=FailingStream([RuntimeError("segfault-ish crash"), too_long]))
+    with pytest.raises(RuntimeError):
+        llm.chat("first", cache=False)
+    with pytest.raises(ContextLengthError):
+        llm.generate_structured("x " * 10_000, {"type": "object"})
+    stream = llm.stream("third")
+    with pytest.raises(RuntimeError):
+        "".join(stream)
+    ranked = LLM.from_settings(settings, provider=FailingRanker([]))
+    with pytest.raises(RuntimeError):
+        ranked.choose("which?", ["a", "b"])
+    errors = {e.kind: e for e in llm.audit.entries(outcome="error")}
+    assert set(errors) == {"chat", "structured", "stream", "ranked"}
+    assert errors["chat"].error == "RuntimeError: segfault-ish crash" and errors["chat"].response is None
+    assert errors["structured"].error.startswith("prompt of 6000 tokens exceeds the context length")
+    assert errors["stream"].error == "RuntimeError: llama_decode returned -1"
+    assert errors["ranked"].error == "RuntimeError: llama_decode returned 1"
+    assert llm.audit.totals()["scripted/scripted-1"]["errors"] == 4
+
+
+def test_personal_data_in_an_error_is_redacted_too(tmp_path: Path, isolated: Path) -> None:
+    llm = make(tmp_path, [ProviderError("no route to tom.fletcher@acme.com", provider="scripted")])
+    with pytest.raises(ProviderError):
+        llm.chat("hello")
+    [row] = llm.audit.entries()
+    assert row.outcome == "error" and row.error == "no route to <EMAIL_1>" and row.redacted

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from twinforge.ai import LLM, ModelNotFoundError, ProviderError, ProviderTimeoutError
+from twinforge.ai.errors import ContextLengthError
 from twinforge.ai.providers.local import (
     MAX_FRACTION_DIGITS,
     LocalLlamaProvider,
@@ -34,6 +35,24 @@ def test_missing_model_and_oversized_prompt_are_clear_errors(tmp_path: Path) -> 
     llm = LLM.from_settings(settings)
     with pytest.raises(ProviderError, match="exceeds the context length 256"):
         llm.chat("pump " * 300, max_tokens=16)
+
+
+def test_a_25_kb_question_is_a_clean_context_error_and_is_audited(tmp_path: Path) -> None:
+    """A 25 kB question used to crash ranked decoding inside llama.cpp (``llama_decode returned 1``,
+    a RuntimeError that went unaudited); now every path refuses it before llama.cpp is asked."""
+    settings = load_settings(None, store={"path": tmp_path / "s.duckdb"})
+    llm = LLM.from_settings(settings)
+    question = ("How many bottles did filler F-2 produce on line 3 yesterday between shifts? " * 400)[:25_000]
+    with pytest.raises(ContextLengthError, match="exceeds the context length 4096"):
+        llm.chat(question, max_tokens=16, cache=False)
+    with pytest.raises(ContextLengthError, match="exceeds the context length 4096"):
+        llm.choose(question, [{"line": 3}, {"line": 4}])
+    with pytest.raises(ContextLengthError):
+        "".join(llm.stream(question, max_tokens=16))
+    errors = llm.audit.entries(outcome="error")
+    assert sorted(e.kind for e in errors) == ["chat", "ranked", "stream"]
+    assert all("exceeds the context length" in e.error and e.latency_s is not None for e in errors)
+    assert llm.choose("Which line makes bottles?", [{"line": 3}, {"line": 4}]).how == "ranked"  # still usable
 
 
 @pytest.mark.slow

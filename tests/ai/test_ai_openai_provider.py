@@ -184,6 +184,20 @@ def test_server_errors_and_rate_limits_are_retried_client_errors_are_not(
     assert err.value.attempts == 1 and len(stub.requests) == 4
 
 
+def test_a_prompt_too_long_for_the_model_is_a_context_error_and_is_audited(
+    stub: StubServer, tmp_path: Path, isolated: Path
+) -> None:
+    from twinforge.ai.errors import ContextLengthError
+
+    stub.script = ["context"]
+    llm = make_llm(stub, tmp_path)
+    with pytest.raises(ContextLengthError, match="maximum context length is 4096") as err:
+        llm.chat("pump " * 6000)
+    assert err.value.attempts == 1 and not err.value.retryable and len(stub.requests) == 1
+    [row] = llm.audit.entries(outcome="error")
+    assert "context_length_exceeded" in row.error and row.kind == "chat"
+
+
 def test_timeouts_are_retried_then_reported(stub: StubServer, tmp_path: Path, isolated: Path) -> None:
     stub.slow_s = 1.0
     stub.script = ["slow"]

@@ -30,6 +30,7 @@ from twinforge.ai.embeddings import (
 from twinforge.ai.errors import (
     AIError,
     AuditError,
+    ContextLengthError,
     MalformedResponseError,
     ModelNotFoundError,
     ProviderError,
@@ -64,6 +65,7 @@ __all__ = [
     "ChatStream",
     "CompiledSchema",
     "Completion",
+    "ContextLengthError",
     "Embedder",
     "GenerationParams",
     "Hit",
@@ -132,9 +134,7 @@ def get_embedder(settings: Any = None) -> Embedder:
             red = settings.redaction
             _DEFAULTS[key] = AuditedEmbedder(
                 make_embedder(settings.embeddings),
-                AuditLog(
-                    settings.store.path, store_text=settings.audit.store_text, enabled=settings.audit.enabled
-                ),
+                AuditLog.from_settings(settings),
                 Redactor.from_settings(red) if red.enabled else None,
             )
         return _DEFAULTS[key]

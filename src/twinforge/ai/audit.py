@@ -1,8 +1,15 @@
 """Governance records in the local DuckDB store: the audit log and the response cache.
 
-``ai_audit`` gets one row per LLM or embedding call (cache hits included, marked as such):
-time, kind, provider, model, prompt and response (or only their SHA-256 when
+``ai_audit`` gets one row per LLM or embedding call (cache hits and failed calls included, marked
+as such): time, kind, provider, model, prompt and response (or only their SHA-256 when
 ``[audit] store_text = "hash"``), schema, parameters, tokens, latency, outcome and error.
+
+Privacy: with ``[audit] redact = true`` (the default) prompt, response and error are redacted
+(:class:`twinforge.ai.redaction.Redactor`) before they are stored — the raw text is never written,
+and the hashes are of the redacted text; ``redacted`` is then true for rows where something was
+hidden. With ``[audit] retention_days = N`` (30 by default, 0 = keep forever) rows older than N
+days — audit rows and cached completions — are deleted when the log is first opened by a process
+and then at most once a minute while it writes.
 
 ``ai_cache`` maps a key — SHA-256 of (provider, model, messages, schema, parameters) — to the
 completion once produced, so a repeated deterministic call costs nothing and returns the same.
@@ -24,10 +31,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twinforge.ai.errors import AuditError
 from twinforge.ai.types import Completion, Usage
+
+if TYPE_CHECKING:
+    from twinforge.ai.redaction import Redaction, Redactor
 
 _SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS ai_audit (
@@ -119,13 +129,116 @@ class AuditEntry:
     redacted: bool | None
 
 
-class AuditLog:
-    """Append-only log of AI calls in the DuckDB store."""
+#: seconds between two purges of expired rows by one writer
+PURGE_INTERVAL_S = 60.0
 
-    def __init__(self, path: Path, *, store_text: str = "full", enabled: bool = True):
+
+class AuditLog:
+    """Append-only log of AI calls in the DuckDB store (rows expire after ``retention_days``).
+
+    ``redact`` (default on) stores prompts, answers and errors with personal data replaced by
+    placeholders, using ``redactor`` (default: :class:`~twinforge.ai.redaction.Redactor` with
+    every recogniser on). ``retention_days`` None or 0 keeps rows forever; a log built only to
+    read (``AuditLog(path).entries()``) therefore deletes nothing.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        store_text: str = "full",
+        enabled: bool = True,
+        redact: bool = True,
+        redactor: Redactor | None = None,
+        retention_days: float | None = None,
+    ):
         self.path = Path(path)
         self.store_text = store_text
         self.enabled = enabled
+        self.redact = redact
+        self._redactor = redactor
+        self.retention_days = retention_days or None
+        self._purged_at: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, redactor: Redactor | None = None) -> AuditLog:
+        """The log configured by ``settings`` (``[store] path``, ``[audit]``; the redactor follows
+        ``[redaction]``'s recognisers, roster and patterns)."""
+        from twinforge.ai.redaction import Redactor
+
+        audit = settings.audit
+        return cls(
+            settings.store.path,
+            store_text=audit.store_text,
+            enabled=audit.enabled,
+            redact=audit.redact,
+            redactor=redactor or (Redactor.from_settings(settings.redaction) if audit.redact else None),
+            retention_days=audit.retention_days,
+        )
+
+    @property
+    def redactor(self) -> Redactor:
+        if self._redactor is None:
+            from twinforge.ai.redaction import Redactor
+
+            self._redactor = Redactor()
+        return self._redactor
+
+    # -- privacy ------------------------------------------------------------------------------------
+
+    def _redacted(self, text: str | None, redaction: Redaction) -> str | None:
+        """``text`` with personal data replaced; JSON (the messages of a call, a list of texts, a
+        structured answer) is redacted string by string, so that escapes do not hide a name."""
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return self.redactor.redact(text, redaction).text
+        if not isinstance(data, list | dict):
+            return self.redactor.redact(text, redaction).text
+
+        def walk(value: Any) -> Any:
+            if isinstance(value, str):
+                return self.redactor.redact(value, redaction).text
+            if isinstance(value, list):
+                return [walk(v) for v in value]
+            if isinstance(value, dict):
+                return {k: walk(v) for k, v in value.items()}
+            return value
+
+        return json.dumps(walk(data), ensure_ascii=False)
+
+    def purge(self, con: Any = None) -> int:
+        """Delete audit rows and cached completions older than ``retention_days``; returns how many."""
+        if not self.retention_days:
+            return 0
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=self.retention_days)
+        if con is None:
+            if not self.path.exists():
+                return 0
+            with _LOCK, connect(self.path) as own:
+                return self.purge(own)
+        n = int(con.execute("SELECT count(*) FROM ai_audit WHERE ts < ?", [cutoff]).fetchone()[0])
+        n += int(con.execute("SELECT count(*) FROM ai_cache WHERE created < ?", [cutoff]).fetchone()[0])
+        if n:
+            con.execute("DELETE FROM ai_audit WHERE ts < ?", [cutoff])
+            con.execute("DELETE FROM ai_cache WHERE created < ?", [cutoff])
+        self._purged_at = time.monotonic()
+        return n
+
+    def _purge_due(self) -> bool:
+        return bool(self.retention_days) and (
+            self._purged_at is None or time.monotonic() - self._purged_at >= PURGE_INTERVAL_S
+        )
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[Any]:
+        """A connection to the store, expired rows purged first when due (lock held by the caller)."""
+        with connect(self.path) as con:
+            if self._purge_due():
+                self.purge(con)
+            yield con
 
     def record(
         self,
@@ -145,10 +258,22 @@ class AuditLog:
         call_id: str | None = None,
         redacted: bool = False,
     ) -> str:
-        """Write one row; returns its id. Raises :class:`AuditError` when it cannot be written."""
+        """Write one row; returns its id. Raises :class:`AuditError` when it cannot be written.
+
+        With ``redact`` on, ``prompt``, ``response`` and ``error`` are stored redacted (one
+        placeholder per value across the three) and ``redacted`` is set when anything was hidden.
+        """
         entry_id = uuid.uuid4().hex
         if not self.enabled:
             return entry_id
+        if self.redact:
+            from twinforge.ai.redaction import Redaction
+
+            hidden = Redaction()
+            prompt = self._redacted(prompt, hidden) or ""
+            response = self._redacted(response, hidden)
+            error = self.redactor.redact(error, hidden).text if error else error
+            redacted = redacted or len(hidden) > 0
         keep = self.store_text == "full"
         row = (
             entry_id,
@@ -173,7 +298,7 @@ class AuditLog:
         )
         with _LOCK:
             try:
-                with connect(self.path) as con:
+                with self._open() as con:
                     con.execute(f"INSERT INTO ai_audit VALUES ({', '.join('?' * len(row))})", row)
             except AuditError:
                 raise
@@ -198,7 +323,7 @@ class AuditLog:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts DESC LIMIT ?"
-        with _LOCK, connect(self.path) as con:
+        with _LOCK, self._open() as con:
             rows = con.execute(sql, [*args, limit]).fetchall()
         return [AuditEntry(*row) for row in rows]
 
@@ -207,14 +332,14 @@ class AuditLog:
             return 0
         clauses = " AND ".join(f"{k} = ?" for k in where)
         sql = "SELECT count(*) FROM ai_audit" + (f" WHERE {clauses}" if clauses else "")
-        with _LOCK, connect(self.path) as con:
+        with _LOCK, self._open() as con:
             return int(con.execute(sql, list(where.values())).fetchone()[0])
 
     def totals(self) -> dict[str, Any]:
         """Calls, tokens actually spent (cache hits excluded) and latency, per provider and model."""
         if not self.path.exists():
             return {}
-        with _LOCK, connect(self.path) as con:
+        with _LOCK, self._open() as con:
             rows = con.execute(
                 """SELECT provider, model, count(*) AS calls,
                           sum(CASE WHEN outcome = 'cache_hit' THEN 1 ELSE 0 END) AS cache_hits,

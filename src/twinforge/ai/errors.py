@@ -36,6 +36,12 @@ class ProviderError(AIError):
         self.attempts = attempts
 
 
+class ContextLengthError(ProviderError):
+    """The prompt, with the tokens asked for, does not fit in the model's context window (a
+    25 kB question to a 4096-token local model). Not retryable: shorten the prompt or raise the
+    context length."""
+
+
 class ProviderTimeoutError(ProviderError):
     """The provider did not answer within the configured timeout (after all retries)."""
 

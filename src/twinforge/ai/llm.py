@@ -3,6 +3,10 @@
 Each call: redact (non-local providers) → look up the response cache → call the provider →
 write the audit row → restore placeholders in the answer. Structured calls add: constrain to
 the schema → parse → validate → on failure feed the error back and retry (bounded).
+
+Every call is audited, failed ones too: a provider error, a timeout, a prompt too long for the
+model's context, or any other exception raised by the provider gets an ``error`` row with the
+error's text before the exception goes on to the caller.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ class Choice:
 
 #: few-shot examples: (input text, output object) pairs, or ready-made messages
 Examples = Sequence[tuple[str, Any]] | Sequence[Message]
+
+
+def error_text(exc: BaseException) -> str:
+    """How a failed call's error is written to the audit log: the message of twinforge's own
+    errors, ``Type: message`` for anything else (a crash of a runtime, a bug)."""
+    return str(exc) if isinstance(exc, AIError) else f"{type(exc).__name__}: {exc}"
 
 
 def make_provider(llm_settings: Any) -> LLMProvider:
@@ -116,7 +126,7 @@ class LLM:
         red = settings.redaction
         return cls(
             provider or make_provider(llm),
-            audit=AuditLog(store, store_text=settings.audit.store_text, enabled=settings.audit.enabled),
+            audit=AuditLog.from_settings(settings),
             cache=ResponseCache(store, enabled=llm.cache),
             redactor=Redactor.from_settings(red) if red.enabled else None,
             redact_local=red.redact_local,
@@ -174,8 +184,9 @@ class LLM:
         pieces_seen: list[str] = []
 
         def pieces() -> Iterator[str]:
-            events = self.provider.stream(sent, params)
+            events: Any = None
             try:
+                events = self.provider.stream(sent, params)
                 for event in events:
                     if isinstance(event, StreamEnd):
                         end["event"] = event
@@ -188,14 +199,14 @@ class LLM:
                 if close is not None:
                     close()
                 raise
-            except ProviderError as exc:
+            except Exception as exc:
                 self._audit(
                     "stream",
                     sent,
                     None,
                     "error",
                     params=params,
-                    error=str(exc),
+                    error=error_text(exc),
                     latency_s=time.perf_counter() - start,
                     redacted=bool(len(redaction)),
                 )
@@ -336,8 +347,6 @@ class LLM:
         slots take one of ``numbers``. Returns ``(value, RankedResult)``; the call is audited.
         Raises :class:`ProviderError` for providers that cannot score continuations.
         """
-        from twinforge.ai.ranked import RankedDecodeError
-
         if not getattr(self.provider, "can_rank", False):
             raise ProviderError(
                 f"ranked decoding needs a provider that scores continuations (the local one), not "
@@ -349,7 +358,7 @@ class LLM:
         started = time.perf_counter()
         try:
             result = self.provider.rank(messages, schema, numbers=numbers)
-        except RankedDecodeError as exc:
+        except Exception as exc:
             self._audit(
                 "ranked",
                 messages,
@@ -357,7 +366,7 @@ class LLM:
                 "error",
                 params=params,
                 json_schema=schema,
-                error=str(exc),
+                error=error_text(exc),
                 latency_s=time.perf_counter() - started,
             )
             raise
@@ -499,9 +508,10 @@ class LLM:
                         redacted=bool(len(redaction)),
                     )
                 return self._restored(hit, redaction), sent, redaction
+        started = time.perf_counter()
         try:
             completion = self.provider.complete(sent, params, json_schema)
-        except ProviderError as exc:
+        except Exception as exc:
             self._audit(
                 kind,
                 sent,
@@ -509,7 +519,8 @@ class LLM:
                 "error",
                 params=params,
                 json_schema=json_schema,
-                error=str(exc),
+                error=error_text(exc),
+                latency_s=time.perf_counter() - started,
                 redacted=bool(len(redaction)),
             )
             raise

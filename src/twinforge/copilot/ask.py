@@ -191,9 +191,18 @@ class TwinAsker:
     @property
     def llm(self) -> Any:
         if self._llm is None:
-            from twinforge.ai import get_llm
+            import copy
 
-            self._llm = get_llm()
+            from twinforge.ai import Redactor, get_llm
+            from twinforge.config import load_settings
+
+            shared = get_llm()
+            self._llm = shared
+            if shared.redactor is not None:  # the twin's own names are never redacted as persons
+                names = [self.twin.name, *self.twin.products]
+                names += [x for n in self.twin.nodes for x in (n.id, n.name) if x]
+                self._llm = copy.copy(shared)
+                self._llm.redactor = Redactor.from_settings(load_settings().redaction, keep=names)
         return self._llm
 
     @property

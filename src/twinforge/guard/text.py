@@ -346,16 +346,11 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\
 #: contact details, references and signatures: their digits are never a quantity of the twin
 _NOISE = [
     ("a web address", re.compile(r"\bhttps?://\S+|\bwww\.\S+", re.I)),
-    ("an e-mail address", re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
     (
-        "a phone number",
-        re.compile(
-            r"(?<![\w+])\+\d{1,3}(?:[ ./-]?(?:\(\d{1,5}\)|\d{1,5})){2,5}(?!\w)"  # +49 170 1234567
-            r"|(?<!\w)\(\d{2,5}\)[ ./-]?\d{3,4}[ ./-]?\d{3,5}(?!\w)"  # (555) 123-4567
-            r"|(?<![\w/.-])0\d{2,4}[ /-]\d{5,8}(?!\w|[.:,]\d)"  # 0170 1234567, 030/12345678
-            r"|(?<![\w.-])\d{3}[-.]\d{3}[-.]\d{4}(?![\w-])"  # 555-123-4567
-            r"|\b(?:phone|tel|mobile|mob|cell|call|ring|text|whatsapp|fax|contact|reach)\b\.?:?\s*(?:me|us|[A-Z][a-z]+)?\s*(?:on|at|via)?\s*"
-            r"\+?\d[\d ()./-]{5,}\d",  # call me on 555 0100
+        "a phone number",  # a short number after a phone cue ("call John on 555 0100"): the rest are found
+        re.compile(  # by twinforge.ai.redaction.find_phones, checked against the countries' numbering plans
+            r"\b(?:phone|tel|mobile|mob|cell|call|ring|text|whatsapp|fax|contact|reach)\b\.?:?\s*"
+            r"(?:me|us|[A-Z][a-z]+)?\s*(?:on|at|via)?\s*\+?\d[\d ()./-]{5,}\d",
             re.I,
         ),
     ),
@@ -394,9 +389,23 @@ _NOISE = [
 
 
 def strip_noise(question: str) -> tuple[str, list[str]]:
-    """``question`` without contact details, references and signatures, and what was taken out
-    (said by kind, never repeated: "a phone number"), so that no digit of theirs becomes a value."""
+    """``question`` without contact details, references, greetings, sign-offs and signatures, and
+    what was taken out (said by kind, never repeated: "a phone number"), so that no digit of theirs
+    becomes a value. Phone numbers and e-mail addresses are found by the redaction recognisers."""
+    from twinforge.ai.redaction import EMAIL_RE, find_phones
+
     removed: list[str] = []
+    spans: list[tuple[int, int]] = []
+    for a, b, _ in sorted(find_phones(question)):
+        if spans and a < spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(b, spans[-1][1]))
+        else:
+            spans.append((a, b))
+    for a, b in reversed(spans):
+        question = f"{question[:a]} {question[b:]}"
+        removed.append("a phone number")
+    question, n = EMAIL_RE.subn(" ", question)
+    removed += ["an e-mail address"] * n
     for what, pattern in _NOISE:
         question, n = pattern.subn(" ", question)
         removed += [what] * n

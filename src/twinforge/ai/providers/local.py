@@ -34,7 +34,13 @@ from typing import Any
 
 import numpy as np
 
-from twinforge.ai.errors import ModelNotFoundError, ProviderError, ProviderTimeoutError, SchemaError
+from twinforge.ai.errors import (
+    ContextLengthError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderTimeoutError,
+    SchemaError,
+)
 from twinforge.ai.providers.base import LLMProvider, StreamEnd
 from twinforge.ai.types import Completion, GenerationParams, Message, Usage
 
@@ -399,16 +405,7 @@ class LocalLlamaProvider(LLMProvider):
         }
 
     def _check_context(self, loaded: LoadedModel, messages: list[Message], params: GenerationParams) -> None:
-        # Rough count (template tokens excluded) to fail early with a clear message.
-        text = "\n".join(m.content for m in messages)
-        n_prompt = len(loaded.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
-        if n_prompt + params.max_tokens > self.context_length:
-            raise ProviderError(
-                f"prompt of about {n_prompt} tokens plus max_tokens={params.max_tokens} exceeds the "
-                f"context length {self.context_length} of the local model; raise [llm] context_length "
-                "or shorten the prompt",
-                provider=self.name,
-            )
+        check_context(loaded, messages, params.max_tokens, self.context_length)
 
     def complete(
         self,
@@ -431,7 +428,7 @@ class LocalLlamaProvider(LLMProvider):
             try:
                 out = loaded.llama.create_chat_completion([m.as_dict() for m in messages], **kwargs)
             except (RuntimeError, ValueError) as exc:
-                raise ProviderError(f"llama.cpp failed: {exc}", provider=self.name) from None
+                raise llama_error(exc) from None
             latency = time.perf_counter() - start
             if timed_out():
                 raise ProviderTimeoutError(
@@ -556,6 +553,41 @@ class LocalLlamaProvider(LLMProvider):
         return self._cached_grammar(loaded, "gbnf", schema, build)
 
 
+def prompt_tokens(llama: Any, messages: list[Message]) -> int:
+    """Tokens of ``messages`` as the model reads them: under its chat template when it has one,
+    else the contents alone (a slight undercount)."""
+    try:
+        text, special = format_chat(llama, messages), True
+    except ProviderError:  # no chat template
+        text, special = "\n".join(m.content for m in messages), False
+    return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+
+def check_context(loaded: LoadedModel, messages: list[Message], room: int, context_length: int) -> None:
+    """Raise :class:`ContextLengthError` unless the prompt plus ``room`` tokens (the answer's)
+    fit in the context — before llama.cpp is asked, which fails less clearly (or not at all,
+    when scoring continuations past the end of its context)."""
+    n_prompt = prompt_tokens(loaded.llama, messages)
+    if n_prompt + room > context_length:
+        raise ContextLengthError(
+            f"prompt of {n_prompt} tokens plus {room} tokens for the answer exceeds the context length "
+            f"{context_length} of the local model; raise [llm] context_length or shorten the prompt",
+            provider="local",
+        )
+
+
+def llama_error(exc: BaseException) -> ProviderError:
+    """A llama.cpp failure as a provider error (a context overflow as :class:`ContextLengthError`)."""
+    text = str(exc)
+    if "exceed context window" in text or ("context" in text.lower() and "token" in text.lower()):
+        return ContextLengthError(f"llama.cpp: {text}", provider="local")
+    return ProviderError(f"llama.cpp failed: {text}", provider="local")
+
+
+#: tokens kept free after a ranked-decoding prompt for the continuations being scored
+RANKED_ROOM = 128
+
+
 def format_chat(llama: Any, messages: list[Message]) -> str:
     """The prompt text of ``messages`` under the model's own chat template (generation prompt
     appended)."""
@@ -590,5 +622,9 @@ def ranked_decode(
         logits_all=True,
     )
     with loaded.lock:
+        check_context(loaded, messages, RANKED_ROOM, provider.context_length)
         prompt = format_chat(loaded.llama, messages)
-        return RankedDecoder(loaded.llama).decode(prompt, schema, numbers=numbers)
+        try:
+            return RankedDecoder(loaded.llama).decode(prompt, schema, numbers=numbers)
+        except (RuntimeError, ValueError) as exc:  # llama.cpp's own failures
+            raise llama_error(exc) from None

@@ -3,18 +3,25 @@
 Transport goes through the official ``openai`` client with its own retries switched off:
 retries happen here so that every try is counted, back-off is exponential with jitter
 (honouring ``Retry-After``), and malformed answers (no choices, broken JSON body) are retried
-like timeouts and 5xx/429 errors. Client errors (400, 401, 403, 404, 422) are not retried.
+like timeouts and 5xx/429 errors. Client errors (400, 401, 403, 404, 422) are not retried; a
+400 saying the prompt does not fit the model's context is a :class:`ContextLengthError`.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from twinforge.ai.errors import MalformedResponseError, ProviderError, ProviderTimeoutError
+from twinforge.ai.errors import (
+    ContextLengthError,
+    MalformedResponseError,
+    ProviderError,
+    ProviderTimeoutError,
+)
 from twinforge.ai.providers.base import LLMProvider, StreamEnd
 from twinforge.ai.types import Completion, GenerationParams, Message, Usage
 
@@ -65,10 +72,11 @@ def call_with_retries(
         except openai.APIStatusError as exc:
             status = exc.status_code
             retryable = status in (408, 409, 429) or status >= 500
-            body = _short(exc.response.text if exc.response is not None else str(exc))
-            error = ProviderError(
-                f"{provider}: HTTP {status}: {body}", provider=provider, retryable=retryable
-            )
+            full = exc.response.text if exc.response is not None else str(exc)
+            body = _short(full)
+            too_long = status in (400, 413) and _CONTEXT_TOO_LONG.search(full)
+            kind = ContextLengthError if too_long else ProviderError
+            error = kind(f"{provider}: HTTP {status}: {body}", provider=provider, retryable=retryable)
             header = exc.response.headers.get("retry-after") if exc.response is not None else None
             if header:
                 try:
@@ -88,6 +96,14 @@ def call_with_retries(
             raise error
         delay = min(MAX_BACKOFF_S, backoff_s * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
         sleep(max(delay, retry_after or 0.0))
+
+
+#: how OpenAI, vLLM, llama.cpp's server and Ollama say that a prompt does not fit the context
+_CONTEXT_TOO_LONG = re.compile(
+    r"context_length_exceeded|maximum context length|context window|exceeds? the (?:available )?context|"
+    r"too many tokens|prompt is too long",
+    re.IGNORECASE,
+)
 
 
 def _short(text: str, limit: int = 300) -> str:
