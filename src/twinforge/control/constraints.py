@@ -1,8 +1,9 @@
 """The constraints a proposal is judged on: the twin's own bounds and the user's limits.
 
 From the twin (:func:`constraints_for`): a tank never overflows or runs dry (demand left unmet),
-stays within its declared ``low_level`` / ``high_level``, and a pump stays below its declared
-``max_temperature`` and ``max_vibration``. From the proposal: its signal, KPI and switching
+stays within its declared ``low_level`` / ``high_level``, and a pump stays below its
+``max_temperature`` (the catalogue's default, 90 degC, when the twin sets none) and its
+``max_vibration`` (when set). From the proposal: its signal, KPI and switching
 limits; a signal limit replaces the twin's alarm band for that state.
 
 :func:`first_violation` checks one constraint on one finished run and says when it was first
@@ -37,11 +38,13 @@ class Constraint:
     per_hour: float | None = None
 
 
-def _declared(twin: TwinSpec, node: Any, name: str) -> float | None:
+def _declared(twin: TwinSpec, node: Any, name: str, default: bool = False) -> float | None:
+    """A parameter's value in its catalogue unit (``default``: the catalogue's default when the
+    twin does not set it)."""
     p = node.parameters.get(name)
-    if p is None or not isinstance(p.value, int | float):
-        return None
     pdef = node.param_def(name)
+    if p is None or not isinstance(p.value, int | float):
+        return float(pdef.default) if default and pdef is not None and pdef.default is not None else None
     unit = pdef.unit_for(twin.currency) if pdef else None
     return units.convert(float(p.value), p.unit or unit, unit) if unit else float(p.value)
 
@@ -77,7 +80,7 @@ def constraints_for(twin: TwinSpec, proposal: Any) -> list[Constraint]:
                 ("temperature", "max_temperature", "degC"),
                 ("vibration", "max_vibration", "mm/s"),
             ):
-                limit = _declared(twin, n, param)
+                limit = _declared(twin, n, param, default=True)  # max_temperature defaults to 90 degC
                 ref = f"{n.id}.{state}"
                 if limit is not None and ref not in user_signals:
                     out.append(

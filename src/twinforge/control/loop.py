@@ -222,7 +222,7 @@ def _observe(
         if out:
             obs[ref] = None
             continue
-        if stress.noise and state != "status":
+        if stress.noise:  # every observed value, a status too (docs/guard.md)
             value += rng.normal(0.0, stress.noise * (nominal[ref] or 1.0))
         obs[ref] = value
     return obs
