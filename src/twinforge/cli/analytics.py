@@ -10,6 +10,9 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from twinforge.cli.bounds import number_in
+from twinforge.cli.render import safe
+
 if TYPE_CHECKING:
     from twinforge.cli.demo import Tour
 
@@ -30,9 +33,16 @@ def register(app: typer.Typer) -> None:
             str, typer.Option(help="Normal data to fit on: a file, or a number of first rows of DATA")
         ] = "400",
         method: Annotated[str, typer.Option(help=f"Detector: {', '.join(METHODS)}")] = "pca",
-        window: Annotated[int, typer.Option(help="Rolling-mean window in rows (1 = raw samples)")] = 30,
+        window: Annotated[
+            int,
+            typer.Option(min=1, max=100_000, help="Rolling-mean window in rows (1 = raw samples)"),
+        ] = 30,
         quantile: Annotated[
-            float, typer.Option(help="Threshold: this quantile of the training scores")
+            float,
+            typer.Option(
+                callback=number_in(0, 1, low_open=True, high_open=True),
+                help="Threshold: this quantile of the training scores (between 0 and 1)",
+            ),
         ] = 0.99,
         label: Annotated[
             str | None, typer.Option(help="Column of true 0/1 anomaly labels: F1/FAR/MAR in the summary")
@@ -40,11 +50,13 @@ def register(app: typer.Typer) -> None:
         ignore: Annotated[
             list[str] | None, typer.Option(help="Column that is not a signal (repeatable)")
         ] = None,
-        raise_after: Annotated[int, typer.Option(help="Rows above threshold in a row to raise an alert")] = 3,
+        raise_after: Annotated[
+            int, typer.Option(min=1, help="Rows above threshold in a row to raise an alert")
+        ] = 3,
         clear_after: Annotated[
-            int, typer.Option(help="Rows below 0.8 × threshold in a row to clear it")
+            int, typer.Option(min=1, help="Rows below 0.8 × threshold in a row to clear it")
         ] = 10,
-        max_alerts: Annotated[int, typer.Option(help="Alerts to list")] = 20,
+        max_alerts: Annotated[int, typer.Option(min=0, help="Alerts to list")] = 20,
     ) -> None:
         """Fit a detector on normal data, stream the rest, print alerts naming node and signal."""
         from twinforge.analytics import AnomalyMonitor, Hysteresis, detection_counts, read_table, signal_table
@@ -79,7 +91,7 @@ def register(app: typer.Typer) -> None:
         monitor.prime(training)
         update = monitor.update(scored)
         console.print(
-            f"[bold]{method}[/bold] detector on {len(signals.columns)} signals, fitted on {where} "
+            f"[bold]{safe(method)}[/bold] detector on {len(signals.columns)} signals, fitted on {safe(where)} "
             f"({len(training)} rows), threshold {detector.threshold_:.4g}; scored {len(scored)} rows",
             highlight=False,
         )
@@ -91,11 +103,11 @@ def register(app: typer.Typer) -> None:
                     str(i),
                     str(a.started),
                     "open" if a.open else str(a.ended),
-                    a.node,
-                    a.signal,
+                    safe(a.node),
+                    safe(a.signal),
                     f"{a.score:.3g}",
                     f"{a.peak_score:.3g}",
-                    ", ".join(f"{ref} {share:.0%}" for ref, share in a.contributions[:3]),
+                    safe(", ".join(f"{ref} {share:.0%}" for ref, share in a.contributions[:3])),
                 )
             console.print(out)
             if len(alerts) > max_alerts:
@@ -107,11 +119,11 @@ def register(app: typer.Typer) -> None:
             for a in alerts:
                 by_signal[f"{a.node}.{a.signal}"] = by_signal.get(f"{a.node}.{a.signal}", 0) + 1
             summary += "; by signal: " + ", ".join(f"{k} ×{v}" for k, v in sorted(by_signal.items()))
-        console.print(summary, highlight=False)
+        console.print(safe(summary), highlight=False)
         if scored_labels is not None:
             c = detection_counts(scored_labels.to_numpy(), update.alarm)
             console.print(
-                f"against {label!r}: F1 {c.f1:.3f}  FAR {c.far:.1%}  MAR {c.mar:.1%}  "
+                f"against {safe(repr(label))}: F1 {c.f1:.3f}  FAR {c.far:.1%}  MAR {c.mar:.1%}  "
                 f"(TP {c.tp}, FP {c.fp}, TN {c.tn}, FN {c.fn})",
                 highlight=False,
             )
@@ -123,8 +135,13 @@ def register(app: typer.Typer) -> None:
         test: Annotated[Path, typer.Argument(help="Histories of units in service, to predict")],
         truth: Annotated[Path | None, typer.Option(help="True RUL of each test unit, one per line")] = None,
         cmapss: Annotated[bool, typer.Option(help="Files in NASA C-MAPSS format (no header)")] = False,
-        cap: Annotated[float, typer.Option(help="Cap of the piecewise-linear RUL target")] = 125.0,
-        show: Annotated[int, typer.Option(help="Units to list")] = 10,
+        cap: Annotated[
+            float,
+            typer.Option(
+                callback=number_in(0, 1e9, low_open=True), help="Cap of the piecewise-linear RUL target (> 0)"
+            ),
+        ] = 125.0,
+        show: Annotated[int, typer.Option(min=0, help="Units to list")] = 10,
     ) -> None:
         """Remaining useful life of each unit at its last observed cycle (gradient boosting on windowed features)."""
         from twinforge.analytics.rul import WindowedRegressorRUL, read_histories
@@ -135,11 +152,18 @@ def register(app: typer.Typer) -> None:
         out = Table("unit", "cycles seen", "predicted RUL")
         seen = histories.groupby("unit")["cycle"].max()
         for unit, value in pred.head(show).items():
-            out.add_row(str(unit), str(int(seen[unit])), f"{value:.1f}")
+            out.add_row(safe(unit), str(int(seen[unit])), f"{value:.1f}")
         console.print(out)
-        console.print(f"{len(pred)} unit(s); signals used: {', '.join(model.signals_)}", highlight=False)
+        console.print(
+            f"{len(pred)} unit(s); signals used: {safe(', '.join(model.signals_))}", highlight=False
+        )
         if truth is not None:
-            true_rul = np.loadtxt(truth, ndmin=1)
+            from twinforge.analytics.base import AnalyticsError
+
+            try:
+                true_rul = np.loadtxt(truth, ndmin=1)
+            except (OSError, ValueError, UnicodeDecodeError) as exc:
+                raise AnalyticsError(f"--truth {truth}: expected one number per line ({exc})") from None
             e = model.evaluate(histories, true_rul)
             console.print(f"RMSE {e.rmse:.2f} cycles, PHM08 score {e.phm08:.1f} over {e.units} units")
 

@@ -7,25 +7,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.table import Table
 
+from twinforge.cli.bounds import horizon_option, reps_option
 from twinforge.cli.main import cli_errors, console
-from twinforge.errors import TwinforgeError
+from twinforge.cli.render import safe
 
 
 def _asker(twin_file: Path, examples: list[Path] | None, reps: int, horizon: str, state: Path | None):
+    from twinforge.cli.sim import read_state
     from twinforge.copilot import TwinAsker
     from twinforge.plan.schema import engine_of
     from twinforge.spec import load_spec
 
     twin = load_spec(twin_file)
-    live = None
-    if state is not None:
-        try:
-            live = yaml.safe_load(state.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise TwinforgeError(f"cannot read state file {state}: {exc}") from None
+    live = read_state(state) if state is not None else None
     options = {"reps": reps, "horizon": horizon} if engine_of(twin) == "simulate" else {}
     return TwinAsker(twin, example_files=examples, state=live, engine_options=options)
 
@@ -42,8 +38,8 @@ def register(app: typer.Typer) -> None:
         narrative: Annotated[
             bool, typer.Option(help="Add an LLM narrative (kept only if its numbers check out)")
         ] = False,
-        reps: Annotated[int, typer.Option(help="Replications (simulated twins)")] = 10,
-        horizon: Annotated[str, typer.Option(help="Simulated time per replication")] = "1 day",
+        reps: Annotated[int, reps_option("Replications (simulated twins)", ("--reps",))] = 10,
+        horizon: Annotated[str, horizon_option("Simulated time per replication")] = "1 day",
         state: Annotated[
             Path | None, typer.Option(help="YAML {node: {state: value}} for status questions")
         ] = None,
@@ -60,9 +56,11 @@ def register(app: typer.Typer) -> None:
         else:
             style = {"answered": "green", "declined": "yellow"}[result.status]
             console.print(f"[bold {style}]{result.status}[/bold {style}]", highlight=False)
-            console.print(result.render(), highlight=False)
+            console.print(safe(result.render(), keep_newlines=True), highlight=False)
             if result.narrative:
-                console.print(f"\n[italic]{result.narrative}[/italic]", highlight=False)
+                console.print(
+                    f"\n[italic]{safe(result.narrative, keep_newlines=True)}[/italic]", highlight=False
+                )
             how = (
                 "read by the twin"
                 if result.chosen_by == "reading"
@@ -70,7 +68,7 @@ def register(app: typer.Typer) -> None:
             )
             console.print(
                 f"[dim]mapped in {result.mapping_s:.2f} s ({how}), twin ran in {result.run_s:.2f} s; "
-                f"plan: {json.dumps(result.plan)}[/dim]",
+                f"plan: {safe(json.dumps(result.plan))}[/dim]",
                 highlight=False,
             )
         if result.status != "answered":
@@ -80,9 +78,9 @@ def register(app: typer.Typer) -> None:
     @cli_errors
     def suggest(
         twin_file: Annotated[Path, typer.Argument(metavar="TWIN", help="Twin spec file")],
-        n: Annotated[int, typer.Option("--n", help="How many proposals")] = 5,
-        reps: Annotated[int, typer.Option(help="Replications (simulated twins)")] = 10,
-        horizon: Annotated[str, typer.Option(help="Simulated time per replication")] = "1 day",
+        n: Annotated[int, typer.Option("--n", min=1, max=100, help="How many proposals")] = 5,
+        reps: Annotated[int, reps_option("Replications (simulated twins)", ("--reps",))] = 10,
+        horizon: Annotated[str, horizon_option("Simulated time per replication")] = "1 day",
     ) -> None:
         """Let the model propose scenarios worth testing; each is validated and run, ranked by impact."""
         from twinforge.copilot.answer import fmt, fmt_signed
@@ -91,16 +89,20 @@ def register(app: typer.Typer) -> None:
         asker = _asker(twin_file, None, reps, horizon, None)
         proposals = propose(asker, n=n)
         table = Table(
-            "#", "proposal", asker.engine.kpi, "change", title=f"scenarios worth testing on {asker.twin.name}"
+            "#",
+            "proposal",
+            safe(asker.engine.kpi),
+            "change",
+            title=f"scenarios worth testing on {safe(asker.twin.name)}",
         )
         for i, s in enumerate(proposals, 1):
             o = s.outcome
             if o.feasible:
                 change = f"{fmt_signed(o.delta)} ({fmt_signed(o.delta_pct or 0)}%)"
-                value = f"{fmt(o.baseline)} → {fmt(o.scenario)} {o.unit}"
+                value = f"{fmt(o.baseline)} → {fmt(o.scenario)} {safe(o.unit)}"
             else:
                 change, value = "infeasible", "no plan"
-            table.add_row(str(i), "; ".join(s.interventions), value, change)
+            table.add_row(str(i), safe("; ".join(s.interventions)), value, change)
         console.print(table)
 
 

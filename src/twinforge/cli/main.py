@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from twinforge.cli.render import print_issues, twin_summary, twin_tree
+from twinforge.cli.render import print_issues, safe, twin_summary, twin_tree
 from twinforge.errors import SpecError, TwinforgeError
 from twinforge.spec import diff_specs, kind_json_schema, load_spec, twin_json_schema
 
@@ -34,11 +34,11 @@ def cli_errors(fn):
         try:
             return fn(*args, **kwargs)
         except SpecError as exc:
-            err_console.print(f"[red bold]{exc.args[0].splitlines()[0]}[/red bold]", highlight=False)
+            err_console.print(f"[red bold]{safe(exc.args[0].splitlines()[0])}[/red bold]", highlight=False)
             print_issues(err_console, exc.issues)
             raise typer.Exit(2) from None
         except TwinforgeError as exc:
-            err_console.print(f"[red bold]error:[/red bold] {exc}", highlight=False)
+            err_console.print(f"[red bold]error:[/red bold] {safe(exc, keep_newlines=True)}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -57,7 +57,7 @@ def validate(
             spec = load_spec(f)
         except SpecError as exc:
             failed += 1
-            err_console.print(f"[red]✗ {f}[/red]: {len(exc.errors)} error(s)", highlight=False)
+            err_console.print(f"[red]✗ {safe(f)}[/red]: {len(exc.errors)} error(s)", highlight=False)
             print_issues(err_console, exc.issues)
             continue
         from twinforge.spec.validate import validate_spec
@@ -69,11 +69,11 @@ def validate(
             print_issues(err_console, warnings)
         if strict and warnings:
             failed += 1
-            err_console.print(f"[red]✗ {f}[/red]: {len(warnings)} warning(s) (strict)", highlight=False)
+            err_console.print(f"[red]✗ {safe(f)}[/red]: {len(warnings)} warning(s) (strict)", highlight=False)
             continue
         console.print(
-            f"[green]✓ {f}[/green]: twin {spec.name!r}, {len(spec.nodes)} nodes, {len(spec.edges)} edges"
-            + (f", {len(warnings)} warning(s)" if warnings else ""),
+            f"[green]✓ {safe(f)}[/green]: twin {safe(repr(spec.name))}, {len(spec.nodes)} nodes, "
+            f"{len(spec.edges)} edges" + (f", {len(warnings)} warning(s)" if warnings else ""),
             highlight=False,
         )
     if failed:
@@ -102,7 +102,7 @@ def schema(
     text = json.dumps(data, indent=2)
     if out:
         out.write_text(text + "\n", encoding="utf-8")
-        console.print(f"wrote {out}")
+        console.print(f"wrote {safe(out)}", highlight=False)
     else:
         sys.stdout.write(text + "\n")
 
@@ -115,7 +115,7 @@ def diff(
 ) -> None:
     """Show what changed between two twins (parameters compared after unit conversion)."""
     d = diff_specs(load_spec(before), load_spec(after))
-    console.print(d.render(), highlight=False)
+    console.print(safe(d.render(), keep_newlines=True), highlight=False)
 
 
 @app.command()

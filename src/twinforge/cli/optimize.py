@@ -10,6 +10,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from twinforge.cli.bounds import MAX_WORKERS, number_in, reps_option, seed_option, time_limit_option
+from twinforge.cli.render import escape_controls, safe
 from twinforge.errors import TwinforgeError
 
 if TYPE_CHECKING:
@@ -79,7 +81,7 @@ def jobs_table(schedule: Schedule) -> Table:
     for o in schedule.jobs:
         late = o.tardiness > 1e-9
         table.add_row(
-            o.job,
+            safe(o.job),
             _fmt(o.release),
             _fmt(o.due),
             _fmt(o.completion),
@@ -99,7 +101,7 @@ def gantt(schedule: Schedule, width: int = 64) -> Table:
         title=f"Gantt (0 … {_fmt(schedule.makespan, unit)})", title_justify="left", show_lines=False
     )
     table.add_column(
-        "station", style="bold", no_wrap=True, min_width=max(len(s) for s in schedule.stations())
+        "station", style="bold", no_wrap=True, min_width=max(len(safe(s)) for s in schedule.stations())
     )
     table.add_column("", no_wrap=True)
     for station, ops in schedule.by_station().items():
@@ -112,8 +114,8 @@ def gantt(schedule: Schedule, width: int = 64) -> Table:
                 line.append("~" if setup else "·", style="dim")
             else:
                 line.append(symbol[here.job], style=colour[here.job])
-        table.add_row(station, line)
-    legend = Text("  ".join(f"{symbol[j]}={j}" for j in jobs))
+        table.add_row(safe(station), line)
+    legend = Text("  ".join(f"{symbol[j]}={escape_controls(j)}" for j in jobs))
     table.caption = legend
     table.caption_justify = "left"
     return table
@@ -128,14 +130,14 @@ def routes_table(plan: RoutePlan, problem: RoutingProblem, max_stops: int = 14) 
     from twinforge.optimize.routing import clock
 
     unit = plan.distance_unit
-    title = f"routes ({plan.solver}; distance in {unit or 'file units'}"
-    title += f", cost in {plan.currency})" if plan.currency else ")"
+    title = f"routes ({plan.solver}; distance in {safe(unit or 'file units')}"
+    title += f", cost in {safe(plan.currency)})" if plan.currency else ")"
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     timed = problem.timed
     if timed:
         table.add_column("out", justify="right")
-        table.add_column("stop", no_wrap=True, min_width=max((len(s) for s in problem.ids), default=4))
+        table.add_column("stop", no_wrap=True, min_width=max((len(safe(s)) for s in problem.ids), default=4))
         table.add_column("served", justify="right")
         table.add_column("back", justify="right")
     else:
@@ -149,7 +151,7 @@ def routes_table(plan: RoutePlan, problem: RoutingProblem, max_stops: int = 14) 
         if plan.currency:
             totals.append(f"{r.cost:,.2f}")
         if not timed:
-            shown = " → ".join(r.stops[:max_stops])
+            shown = " → ".join(safe(s) for s in r.stops[:max_stops])
             if len(r.stops) > max_stops:
                 shown += f" … (+{len(r.stops) - max_stops})"
             table.add_row(str(r.vehicle), shown, *totals)
@@ -161,7 +163,7 @@ def routes_table(plan: RoutePlan, problem: RoutingProblem, max_stops: int = 14) 
             table.add_row(
                 str(r.vehicle) if first else "",
                 clock(r.start or 0) if first else "",
-                stop,
+                safe(stop),
                 clock(t),
                 clock(r.end or 0) if k == last else "",
                 *(totals if first else [""] * len(totals)),
@@ -174,12 +176,14 @@ def plan_summary(plan: RoutePlan, best_known: float | None = None) -> Table:
     table = Table(title="routing plan", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
-    unit = f" {plan.distance_unit}" if plan.distance_unit else ""
+    unit = f" {safe(plan.distance_unit)}" if plan.distance_unit else ""
     table.add_row("distance", f"{plan.distance:,.3f}".rstrip("0").rstrip(".") + unit)
     if plan.currency:
-        table.add_row("cost", f"{plan.cost:,.2f} {plan.currency}")
+        table.add_row("cost", f"{plan.cost:,.2f} {safe(plan.currency)}")
     table.add_row("vehicles used", str(plan.vehicles_used))
-    check = "[green]feasible[/green]" if plan.feasible else "[red]" + "; ".join(plan.violations) + "[/red]"
+    check = (
+        "[green]feasible[/green]" if plan.feasible else "[red]" + safe("; ".join(plan.violations)) + "[/red]"
+    )
     table.add_row(
         "independent check", check + " (capacity, time windows, route duration, every customer once)"
     )
@@ -204,17 +208,30 @@ def register(app: typer.Typer) -> None:
         shop: Annotated[
             str, typer.Option(help="job, flow (same route) or permutation (no overtaking on a line)")
         ] = "job",
-        time_limit: Annotated[float, typer.Option("--time-limit", "-t", help="Solver time limit, s")] = 10.0,
-        workers: Annotated[int | None, typer.Option(help="CP-SAT search workers (default: cores)")] = None,
+        time_limit: Annotated[float, time_limit_option()] = 10.0,
+        workers: Annotated[
+            int | None,
+            typer.Option(min=1, max=MAX_WORKERS, help="CP-SAT search workers (default: cores)"),
+        ] = None,
         warm_start: Annotated[
             str, typer.Option(help="dispatch (best rule), a rule (SPT, MWKR, EDD, ...) or none")
         ] = "dispatch",
-        gantt_width: Annotated[int, typer.Option(help="Width of the text Gantt chart")] = 64,
+        gantt_width: Annotated[
+            int, typer.Option(min=10, max=1000, help="Width of the text Gantt chart")
+        ] = 64,
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the schedule as JSON")] = None,
         replay: Annotated[
-            int, typer.Option(help="Replay the schedule N times in the simulator (breakdowns, noise)")
+            int,
+            reps_option(
+                "Replay the schedule N times in the simulator (breakdowns, noise)", ("--replay",), low=0
+            ),
         ] = 0,
-        noise: Annotated[float, typer.Option(help="Replay: coefficient of variation of process times")] = 0.1,
+        noise: Annotated[
+            float,
+            typer.Option(
+                callback=number_in(0, 10), help="Replay: coefficient of variation of process times (0..10)"
+            ),
+        ] = 0.1,
     ) -> None:
         """Schedule orders on the twin's stations with CP-SAT: makespan or tardiness, proven bound and gap."""
         from twinforge.optimize.orders import load_jobs
@@ -242,7 +259,7 @@ def register(app: typer.Typer) -> None:
         console.print(gantt(result, gantt_width))
         if out:
             out.write_text(json.dumps(result.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
-            console.print(f"wrote {out}")
+            console.print(f"wrote {safe(out)}", highlight=False)
         if replay:
             from twinforge.optimize.scheduling import replay_in_simulator
 
@@ -276,10 +293,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         depot: Annotated[str | None, typer.Option(help="Depot node id (when the twin has several)")] = None,
         solver: Annotated[str, typer.Option(help="pyvrp (default) or ortools")] = "pyvrp",
-        time_limit: Annotated[float, typer.Option("--time-limit", "-t", help="Solver time limit, s")] = 10.0,
-        seed: Annotated[int, typer.Option(help="Random seed (pyvrp)")] = 0,
+        time_limit: Annotated[float, time_limit_option()] = 10.0,
+        seed: Annotated[int, seed_option("Random seed (pyvrp)")] = 0,
         road_factor: Annotated[
-            float, typer.Option(help="Road distance / straight-line distance (twins only)")
+            float,
+            typer.Option(
+                callback=number_in(1, 100), help="Road distance / straight-line distance (twins only; 1..100)"
+            ),
         ] = 1.0,
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the plan as JSON")] = None,
     ) -> None:
@@ -307,13 +327,13 @@ def register(app: typer.Typer) -> None:
             assert twin is not None
             problem = problem_from_twin(load_spec(twin), depot, road_factor=road_factor)
         for note in problem.notes:
-            console.print(f"[dim]note: {note}[/dim]")
+            console.print(f"[dim]note: {safe(note)}[/dim]", highlight=False)
         plan = solve_routing(problem, solver=solver, time_limit=time_limit, seed=seed)  # type: ignore[arg-type]
         console.print(plan_summary(plan, best_known))
         console.print(routes_table(plan, problem))
         if out:
             out.write_text(json.dumps(plan.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
-            console.print(f"wrote {out}")
+            console.print(f"wrote {safe(out)}", highlight=False)
 
 
 # -- demo step -----------------------------------------------------------------------------------
@@ -331,8 +351,7 @@ orders:
 
 def optimize_step(tour: Tour) -> None:
     """Demo: schedule orders on the bottling line (CP-SAT, proven optimal) and route deliveries."""
-    import yaml
-
+    from twinforge.inputs import load_yaml
     from twinforge.optimize.orders import parse_jobs
     from twinforge.optimize.routing import problem_from_twin, solve_routing
     from twinforge.optimize.scheduling import best_dispatch, solve_schedule
@@ -345,7 +364,7 @@ def optimize_step(tour: Tour) -> None:
         "depot's vans routed to ten customers with time windows.",
     )
     line = tour.twins.get("bottling_line") or load_spec(tour.folder / "bottling_line.yaml")
-    job_set = parse_jobs(yaml.safe_load(DEMO_ORDERS), line, file="demo orders")
+    job_set = parse_jobs(load_yaml(DEMO_ORDERS, "demo orders"), line, file="demo orders")
     baseline = best_dispatch(job_set.jobs, objective="tardiness", time_unit="min")
     plan = solve_schedule(job_set.jobs, objective="tardiness", time_limit=5, time_unit="min")
     fastest = solve_schedule(job_set.jobs, objective="makespan", time_limit=5, time_unit="min")

@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
+from twinforge.cli.bounds import time_limit_option
+from twinforge.cli.render import safe
 from twinforge.errors import TwinforgeError
 from twinforge.optimize.flow import (
     FlowComparison,
@@ -50,7 +51,7 @@ def _num(x: float, digits: int = 2) -> str:
 
 def cost_table(plan: FlowPlan, baseline: FlowPlan | None = None) -> Table:
     cur = plan.objective_unit
-    t = Table(title=f"cost breakdown ({cur})")
+    t = Table(title=f"cost breakdown ({safe(cur)})")
     t.add_column("component")
     if baseline is not None:
         t.add_column("baseline", justify="right")
@@ -82,22 +83,22 @@ def cost_table(plan: FlowPlan, baseline: FlowPlan | None = None) -> Table:
 def flows_table(plan: FlowPlan, top: int | None = None) -> Table:
     flows = plan.top_flows(top) if top else plan.flows
     shown = f"top {len(flows)} of {len(plan.flows)}" if top and len(plan.flows) > len(flows) else "all"
-    t = Table(title=f"flows ({plan.unit}, {shown})")
+    t = Table(title=f"flows ({safe(plan.unit)}, {shown})")
     for col, justify in (
         ("lane", "left"),
         ("product", "left"),
         ("flow", "right"),
-        (f"{plan.currency}/item", "right"),
-        (f"transport {plan.currency}/day", "right"),
+        (f"{safe(plan.currency)}/item", "right"),
+        (f"transport {safe(plan.currency)}/day", "right"),
     ):
         t.add_column(col, justify=justify)  # type: ignore[arg-type]
     for r in flows.itertuples():
-        t.add_row(r.edge, r.product, _num(r.flow), _num(r.cost_per_unit), _num(r.transport_cost))
+        t.add_row(safe(r.edge), safe(r.product), _num(r.flow), _num(r.cost_per_unit), _num(r.transport_cost))
     return t
 
 
 def nodes_table(plan: FlowPlan) -> Table:
-    t = Table(title=f"nodes ({plan.unit})")
+    t = Table(title=f"nodes ({safe(plan.unit)})")
     for col in ("node", "kind", "throughput", "capacity", "utilisation", "state"):
         t.add_column(col, justify="right" if col in ("throughput", "capacity", "utilisation") else "left")
     for r in plan.nodes.itertuples():
@@ -105,47 +106,60 @@ def nodes_table(plan: FlowPlan) -> Table:
         state = "used" if r.used else "[dim]unused[/dim]"
         if r.open is not None:
             state = "open" if r.open else "[dim]closed[/dim]"
-        t.add_row(r.node, r.kind, _num(r.throughput), _num(r.capacity), util, state)
+        t.add_row(safe(r.node), safe(r.kind), _num(r.throughput), _num(r.capacity), util, state)
     return t
 
 
 def binding_table(plan: FlowPlan) -> Table:
-    t = Table(title=f"binding constraints (shadow prices: {plan.duals_from})")
+    t = Table(title=f"binding constraints (shadow prices: {safe(plan.duals_from)})")
     t.add_column("constraint")
     t.add_column("bound", justify="right")
     t.add_column("shadow price", justify="right")
     t.add_column("note")
     for c in plan.binding:
-        unit = f" {c.unit}" if c.unit else ""
-        dual = "—" if c.dual is None else f"{signed(c.dual)} {c.dual_unit}"
+        unit = f" {safe(c.unit)}" if c.unit else ""
+        dual = "—" if c.dual is None else f"{signed(c.dual)} {safe(c.dual_unit)}"
         remarks = []
         if c.baseline is not None:
             remarks.append(f"was {_num(c.baseline)}")
         if c.intervention:
             remarks.append("scenario")
-        t.add_row(escape(c.label), f"{_num(c.bound)}{unit}", dual, "; ".join(remarks))
+        t.add_row(safe(c.label), f"{_num(c.bound)}{unit}", dual, "; ".join(remarks))
     if not plan.binding:
         t.add_row("[dim]none: no capacity limits the plan[/dim]", "", "", "")
     return t
 
 
 def unmet_table(plan: FlowPlan) -> Table:
-    t = Table(title=f"unmet demand ({plan.unit})")
-    for col in ("customer", "product", "demand", "delivered", "unmet", f"penalty {plan.currency}/day"):
+    t = Table(title=f"unmet demand ({safe(plan.unit)})")
+    for col in ("customer", "product", "demand", "delivered", "unmet", f"penalty {safe(plan.currency)}/day"):
         t.add_column(col, justify="left" if col in ("customer", "product") else "right")
     for r in plan.unmet.itertuples():
-        t.add_row(r.customer, r.product, _num(r.demand), _num(r.delivered), _num(r.unmet), _num(r.penalty))
+        t.add_row(
+            safe(r.customer),
+            safe(r.product),
+            _num(r.demand),
+            _num(r.delivered),
+            _num(r.unmet),
+            _num(r.penalty),
+        )
     return t
 
 
 def changed_flows_table(cmp: FlowComparison, top: int | None = None) -> Table:
     rows = cmp.changed_flows.head(top) if top else cmp.changed_flows
-    t = Table(title=f"changed flows ({cmp.baseline.unit}; {len(rows)} of {len(cmp.changed_flows)})")
+    t = Table(title=f"changed flows ({safe(cmp.baseline.unit)}; {len(rows)} of {len(cmp.changed_flows)})")
     for col in ("lane", "product", "baseline", "scenario", "Δ"):
         t.add_column(col, justify="left" if col in ("lane", "product") else "right")
     for r in rows.itertuples():
         colour = "green" if r.delta > 0 else "red"
-        t.add_row(r.edge, r.product, _num(r.before), _num(r.after), f"[{colour}]{r.delta:+,.2f}[/{colour}]")
+        t.add_row(
+            safe(r.edge),
+            safe(r.product),
+            _num(r.before),
+            _num(r.after),
+            f"[{colour}]{r.delta:+,.2f}[/{colour}]",
+        )
     return t
 
 
@@ -153,16 +167,16 @@ def print_plan(console: Console, plan: FlowPlan, top: int | None = 15) -> None:
     size = plan.size
     kind = "MIP" if plan.mip else "LP"
     console.print(
-        f"[bold]{plan.twin}[/bold]"
-        + (f" · scenario [bold]{plan.scenario}[/bold]" if plan.scenario else "")
+        f"[bold]{safe(plan.twin)}[/bold]"
+        + (f" · scenario [bold]{safe(plan.scenario)}[/bold]" if plan.scenario else "")
         + f": {kind} with {size['variables']} variables ({size['binaries']} binary), "
         f"{size['constraints']} constraints · HiGHS {plan.status}"
         + (f" (gap {plan.mip_gap:.2%})" if plan.mip and plan.mip_gap else "")
-        + f" · objective [bold]{_num(plan.objective)} {plan.objective_unit}[/bold]",
+        + f" · objective [bold]{_num(plan.objective)} {safe(plan.objective_unit)}[/bold]",
         highlight=False,
     )
     for text in plan.interventions:
-        console.print(f"  [magenta]scenario:[/magenta] {text}", highlight=False)
+        console.print(f"  [magenta]scenario:[/magenta] {safe(text)}", highlight=False)
     console.print(cost_table(plan))
     console.print(flows_table(plan, top))
     console.print(nodes_table(plan))
@@ -170,11 +184,11 @@ def print_plan(console: Console, plan: FlowPlan, top: int | None = 15) -> None:
     if not plan.unmet.empty:
         console.print(unmet_table(plan))
     for note in plan.notes:
-        console.print(f"  [dim]note: {note}[/dim]", highlight=False)
+        console.print(f"  [dim]note: {safe(note)}[/dim]", highlight=False)
 
 
 def print_comparison(console: Console, cmp: FlowComparison, top: int | None = 15) -> None:
-    console.print(f"[bold]what-if:[/bold] {cmp.summary()}", highlight=False)
+    console.print(f"[bold]what-if:[/bold] {safe(cmp.summary())}", highlight=False)
     console.print(cost_table(cmp.scenario, cmp.baseline))
     if not cmp.changed_flows.empty:
         console.print(changed_flows_table(cmp, top))
@@ -185,15 +199,15 @@ def print_comparison(console: Console, cmp: FlowComparison, top: int | None = 15
         ("added", cmp.added_nodes),
     ):
         if nodes:
-            console.print(f"  {label}: {', '.join(nodes)}", highlight=False)
+            console.print(f"  {label}: {safe(', '.join(nodes))}", highlight=False)
 
 
 def print_infeasible(console: Console, explanation: InfeasibilityExplanation) -> None:
     lines = explanation.lines()
-    console.print(f"[red bold]infeasible:[/red bold] {escape(lines[0])}", highlight=False)
+    console.print(f"[red bold]infeasible:[/red bold] {safe(lines[0])}", highlight=False)
     for line in lines[1:]:
         style = "yellow" if line.startswith("  ") else "bold"
-        console.print(f"[{style}]{escape(line)}[/{style}]", highlight=False, soft_wrap=True)
+        console.print(f"[{style}]{safe(line)}[/{style}]", highlight=False, soft_wrap=True)
 
 
 # -- output files ----------------------------------------------------------------------------------
@@ -249,7 +263,7 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--scenario", "-s", help="Scenario file: compare against the baseline")
         ] = None,
         time_limit: Annotated[
-            float | None, typer.Option("--time-limit", help="Stop HiGHS after this many seconds")
+            float | None, time_limit_option("Stop HiGHS after this many seconds", ("--time-limit",))
         ] = None,
         integer: Annotated[
             bool | None,
@@ -265,7 +279,7 @@ def register(app: typer.Typer) -> None:
         planning_period: Annotated[
             str, typer.Option("--planning-period", help="Period a plan covers, for outages")
         ] = "1 day",
-        top: Annotated[int, typer.Option("--top", help="Flows shown (0: all)")] = 15,
+        top: Annotated[int, typer.Option("--top", min=0, help="Flows shown (0: all)")] = 15,
         out: Annotated[
             Path | None, typer.Option("--out", "-o", help="Write results: .json (everything) or .csv (flows)")
         ] = None,
@@ -286,8 +300,6 @@ def register(app: typer.Typer) -> None:
             raise TwinforgeError(
                 f"--out {out}: unsupported file type; expected one of {', '.join(OUT_SUFFIXES)}"
             )
-        if time_limit is not None and time_limit <= 0:
-            raise TwinforgeError(f"--time-limit must be positive, found {time_limit:g}")
         options = FlowOptions(
             integer=integer,
             fixed_costs=not ignore_fixed_costs,
@@ -302,7 +314,7 @@ def register(app: typer.Typer) -> None:
         shown = top or None
         if write_model is not None:
             build_flow_model(spec, sc, options).write(str(write_model))
-            console.print(f"wrote model to {write_model}")
+            console.print(f"wrote model to {safe(write_model)}", highlight=False)
         try:
             baseline = optimize_flow(spec, None, options)
         except InfeasibleFlowError as exc:
@@ -314,7 +326,7 @@ def register(app: typer.Typer) -> None:
             print_plan(console, baseline, shown)
             if out is not None:
                 write_output(out, baseline)
-                console.print(f"wrote {out}")
+                console.print(f"wrote {safe(out)}", highlight=False)
             return
         console.print(
             f"[dim]baseline: objective {_num(baseline.objective)} {baseline.objective_unit}[/dim]",
@@ -332,7 +344,7 @@ def register(app: typer.Typer) -> None:
         print_comparison(console, cmp, shown)
         if out is not None:
             write_output(out, changed, baseline=baseline, comparison=cmp)
-            console.print(f"wrote {out}")
+            console.print(f"wrote {safe(out)}", highlight=False)
 
 
 # -- demo ------------------------------------------------------------------------------------------
@@ -357,13 +369,13 @@ def flow_step(tour: Tour) -> None:
     tour.console.print(cost_table(plan))
     tour.console.print(flows_table(plan, top=6))
     for c in [c for c in plan.binding if c.dual][:3]:
-        tour.say(f"  binding: {escape(c.describe())}")
+        tour.say(f"  binding: {safe(c.describe())}")
 
     what_if = Scenario(name="no-S3-cola-to-P1", interventions=[ForbidFlow(edge="S3->P1", product="cola")])
     changed = optimize_flow(twin, what_if)
     cmp = compare_plans(plan, changed)
-    tour.say(f"  what if: {escape('; '.join(what_if.describe()))}")
-    tour.say(f"  → {escape(cmp.summary())}")
+    tour.say(f"  what if: {safe('; '.join(what_if.describe()))}")
+    tour.say(f"  → {safe(cmp.summary())}")
     tour.console.print(changed_flows_table(cmp, top=6))
 
     impossible = Scenario(
@@ -374,7 +386,7 @@ def flow_step(tour: Tour) -> None:
         optimize_flow(twin, impossible)
         tour.say("  (unexpectedly feasible)")
     except InfeasibleFlowError as exc:
-        tour.say(f"  what if: {escape('; '.join(impossible.describe()))} →")
+        tour.say(f"  what if: {safe('; '.join(impossible.describe()))} →")
         for line in exc.explanation.lines()[:14]:
-            tour.say(f"    {escape(line)}")
+            tour.say(f"    {safe(line)}")
     tour.shared["flow_plan"] = plan

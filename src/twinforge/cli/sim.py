@@ -7,7 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
+
+from twinforge.cli.bounds import horizon_option, reps_option, seed_option, workers_option
+from twinforge.cli.render import safe
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,6 +58,7 @@ def _selected(df: pd.DataFrame, show_all: bool, extra: list[str]) -> pd.DataFram
 
 
 def kpi_table(summary: pd.DataFrame, title: str, confidence: float = 0.95) -> Table:
+    """KPI summary table; ``title`` is rich markup (escape user text in it with :func:`safe`)."""
     t = Table(title=title, title_justify="left")
     t.add_column("KPI")
     t.add_column("unit")
@@ -62,8 +67,8 @@ def kpi_table(summary: pd.DataFrame, title: str, confidence: float = 0.95) -> Ta
     t.add_column("std", justify="right")
     for r in summary.itertuples():
         t.add_row(
-            r.kpi,
-            r.unit,
+            safe(r.kpi),
+            safe(r.unit),
             _fmt(r.mean, r.unit),
             f"{_fmt(r.ci_low, r.unit)} … {_fmt(r.ci_high, r.unit)}",
             _fmt(r.std, r.unit),
@@ -88,8 +93,8 @@ def comparison_table(paired: pd.DataFrame, title: str) -> Table:
         rel = "–" if math.isnan(r.relative_change) else f"{r.relative_change * 100:+.1f}%"
         vr = r.variance_reduction
         t.add_row(
-            r.kpi,
-            r.unit,
+            safe(r.kpi),
+            safe(r.unit),
             _fmt(r.baseline, r.unit),
             _fmt(r.scenario, r.unit),
             _fmt(r.difference, r.unit),
@@ -112,7 +117,7 @@ def warning_table(table: pd.DataFrame, horizon_h: float) -> Table:
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for r in table.itertuples():
         t.add_row(
-            r.event,
+            safe(r.event),
             f"{r.probability:.0%}",
             f"{r.probability_low:.0%} … {r.probability_high:.0%}",
             _fmt(r.expected_time_h),
@@ -158,17 +163,38 @@ def _parse_kpis(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _read_yaml(path: Path, what: str) -> Any:
-    import yaml
-
+def read_state(path: Path) -> dict[str, dict[str, Any]]:
+    """A state file ``{node: {state: value}}`` (bounded read), its shape and numbers checked."""
+    from twinforge.inputs import read_yaml
     from twinforge.sim.errors import SimulationError
 
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SimulationError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    except yaml.YAMLError as exc:
-        raise SimulationError(f"{what} {path} is not valid YAML: {exc}") from None
+    data = read_yaml(path, "state file")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SimulationError(f"state file {path}: expected a mapping {{node: {{state: value}}}}")
+    for node, states in data.items():
+        if not isinstance(states, dict):
+            raise SimulationError(
+                f"state file {path}: node {node!r}: expected a mapping {{state: value}}, found {states!r}"[
+                    :300
+                ]
+            )
+        for name, value in states.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SimulationError(
+                    f"state file {path}: {node}.{name} must be a finite number, found {value}"
+                )
+    return data
+
+
+def print_kpi_notes(console: Console, meta: dict[str, Any], run: str = "") -> None:
+    """Why user KPIs have no value (NaN) in some replications: division by zero, overflow, ..."""
+    for name, why in meta.get("kpi_notes", {}).items():
+        console.print(
+            f"[yellow]note:[/yellow] {run}KPI {safe(repr(name))} has no value (NaN): {safe(why)}",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -181,13 +207,13 @@ def register(app: typer.Typer) -> None:
         scenario: Annotated[
             Path | None, typer.Option("--scenario", "-s", help="Scenario file: compare it with the baseline")
         ] = None,
-        reps: Annotated[int, typer.Option("--reps", "-n", help="Replications")] = 10,
-        horizon: Annotated[
-            str, typer.Option("--horizon", help="Simulated time, e.g. '1 week', '8 h'")
-        ] = "1 week",
-        warmup: Annotated[str, typer.Option("--warmup", help="Warm-up discarded from statistics")] = "0 s",
-        seed: Annotated[int, typer.Option("--seed", help="Random seed")] = 0,
-        workers: Annotated[int, typer.Option("--workers", "-w", help="Parallel workers")] = 1,
+        reps: Annotated[int, reps_option()] = 10,
+        horizon: Annotated[str, horizon_option("Simulated time, e.g. '1 week', '8 h'")] = "1 week",
+        warmup: Annotated[
+            str, horizon_option("Warm-up discarded from statistics", "--warmup", positive=False)
+        ] = "0 s",
+        seed: Annotated[int, seed_option()] = 0,
+        workers: Annotated[int, workers_option()] = 1,
         backend: Annotated[str, typer.Option("--backend", help="local (process pool) or ray")] = "local",
         kpi: Annotated[
             list[str] | None, typer.Option("--kpi", help="Extra KPI NAME=EXPRESSION (repeatable)")
@@ -203,11 +229,14 @@ def register(app: typer.Typer) -> None:
 
         from twinforge.scenario import apply_scenario, load_scenario
         from twinforge.sim import compare_scenario, run_replications
+        from twinforge.sim.expressions import check_kpi_names
+        from twinforge.sim.montecarlo import RESERVED_KPIS
         from twinforge.spec import load_spec
 
         check_out(out)
-        spec = load_spec(twin)
         user_kpis = _parse_kpis(kpi or [])
+        check_kpi_names(user_kpis, reserved=RESERVED_KPIS)  # before anything is loaded or run
+        spec = load_spec(twin)
         show = progress and console.is_terminal
         if scenario is None:
             mc = run_replications(
@@ -223,9 +252,12 @@ def register(app: typer.Typer) -> None:
             )
             summary = _selected(mc.summary(), show_all, list(user_kpis))
             console.print(
-                kpi_table(summary, f"{spec.name}: {reps} replications of {horizon} (seed {seed})"),
+                kpi_table(
+                    summary, f"{safe(spec.name)}: {reps} replications of {safe(horizon)} (seed {seed})"
+                ),
                 highlight=False,
             )
+            print_kpi_notes(console, mc.meta)
             console.print(
                 f"[dim]{mc.meta['sim_events']:,} events in {mc.meta['wall_s']:.1f} s[/dim]", highlight=False
             )
@@ -245,21 +277,23 @@ def register(app: typer.Typer) -> None:
                 progress=show,
             )
             for line in applied.descriptions:
-                console.print(f"  scenario: {line}", highlight=False)
+                console.print(f"  scenario: {safe(line)}", highlight=False)
             console.print(
                 kpi_table(
                     _selected(cmp.baseline.summary(), show_all, list(user_kpis)),
-                    f"baseline: {reps} replications of {horizon} (seed {seed})",
+                    f"baseline: {reps} replications of {safe(horizon)} (seed {seed})",
                 ),
                 highlight=False,
             )
             console.print(
                 comparison_table(
                     _selected(cmp.paired, show_all, list(user_kpis)),
-                    f"scenario {applied.scenario.name!r} vs baseline (paired, common random numbers)",
+                    f"scenario {safe(repr(applied.scenario.name))} vs baseline (paired, common random numbers)",
                 ),
                 highlight=False,
             )
+            print_kpi_notes(console, cmp.baseline.meta, "baseline: ")
+            print_kpi_notes(console, cmp.scenario.meta, "scenario: ")
             table = pd.concat(
                 [
                     cmp.baseline.kpis.assign(run="baseline"),
@@ -269,7 +303,7 @@ def register(app: typer.Typer) -> None:
             )
         if out is not None:
             write_table(table, out)
-            console.print(f"wrote {len(table):,} rows to {out}", highlight=False)
+            console.print(f"wrote {len(table):,} rows to {safe(out)}", highlight=False)
 
     @app.command()
     @cli_errors
@@ -278,34 +312,33 @@ def register(app: typer.Typer) -> None:
         state: Annotated[
             Path | None, typer.Option("--state", help="YAML {node: {state: value}} of the current state")
         ] = None,
-        horizon: Annotated[str, typer.Option("--horizon", help="Look-ahead, e.g. '8 h'")] = "8 h",
+        horizon: Annotated[str, horizon_option("Look-ahead, e.g. '8 h'")] = "8 h",
         events: Annotated[
             Path | None, typer.Option("--events", help="YAML list of event definitions (default: the twin's)")
         ] = None,
-        reps: Annotated[int, typer.Option("--reps", "-n", help="Replications")] = 200,
-        seed: Annotated[int, typer.Option("--seed")] = 0,
+        reps: Annotated[int, reps_option()] = 200,
+        seed: Annotated[int, seed_option()] = 0,
         day_elapsed: Annotated[
-            str, typer.Option("--day-elapsed", help="Time since the production day began")
+            str, horizon_option("Time since the production day began", "--day-elapsed", positive=False)
         ] = "0 s",
-        workers: Annotated[int, typer.Option("--workers", "-w")] = 1,
+        workers: Annotated[int, workers_option()] = 1,
         backend: Annotated[str, typer.Option("--backend")] = "local",
         out: Annotated[
             Path | None, typer.Option("--out", "-o", help="Write the table (.csv/.parquet)")
         ] = None,
     ) -> None:
         """Early warning: probability and expected time of events within a horizon, from a state."""
+        from twinforge.inputs import read_yaml
         from twinforge.sim import early_warning
         from twinforge.sim.errors import SimulationError
         from twinforge.spec import load_spec
 
         check_out(out)
         spec = load_spec(twin)
-        start = _read_yaml(state, "state") if state is not None else {}
-        if start is not None and not isinstance(start, dict):
-            raise SimulationError(f"state file {state}: expected a mapping {{node: {{state: value}}}}")
+        start = read_state(state) if state is not None else {}
         evs = None
         if events is not None:
-            evs = _read_yaml(events, "events file")
+            evs = read_yaml(events, "events file")
             if not isinstance(evs, list):
                 raise SimulationError(f"events file {events}: expected a list of event definitions")
         result = early_warning(
@@ -323,7 +356,7 @@ def register(app: typer.Typer) -> None:
         console.print(warning_table(result.table, result.horizon / 3600), highlight=False)
         if out is not None:
             write_table(result.table, out)
-            console.print(f"wrote {out}", highlight=False)
+            console.print(f"wrote {safe(out)}", highlight=False)
 
 
 # -- demo ----------------------------------------------------------------------------------------

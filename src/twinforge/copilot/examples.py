@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from twinforge.errors import Issue, SpecError
+from twinforge.inputs import read_yaml
 from twinforge.plan.models import Plan
 from twinforge.plan.schema import engine_of, parameter_groups
 from twinforge.spec.catalog import CATALOG
@@ -475,11 +475,9 @@ def load_example_file(path: str | Path, twin: TwinSpec) -> list[Example]:
 
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ExampleError(
-            [Issue(message=f"cannot read examples: {exc}", file=str(path), code="io")]
-        ) from None
+        data = read_yaml(path, "examples file")
+    except SpecError as exc:  # missing, too large, binary, not UTF-8, malformed or unsafe YAML
+        raise ExampleError(exc.issues, summary=f"cannot read examples file {path}") from None
     if not isinstance(data, dict) or not isinstance(data.get("examples"), list):
         raise ExampleError(
             [Issue(message="an example file needs 'twin' and a list 'examples'", file=str(path))]

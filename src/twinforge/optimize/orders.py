@@ -24,20 +24,20 @@ against the twin (unknown ids get a suggestion).
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from twinforge.errors import Issue, IssueCollector, SpecError, UnitError, format_path
+from twinforge.errors import IssueCollector, SpecError, UnitError, format_path
+from twinforge.inputs import load_json, read_text
 from twinforge.optimize._twin import twin_has, twin_value
 from twinforge.optimize.scheduling import Job, Operation
 from twinforge.spec import TwinSpec, units
+from twinforge.spec.io import compose_with_lines
 
 TimeValue = float | str
 
@@ -252,7 +252,10 @@ def _build_jobs(
                 c.add((*path, name), str(exc), expected=f"a number in {time_unit} or a time such as '2 h'")
                 ok = False
                 continue
-            if times[name] is not None and times[name] < 0:  # type: ignore[operator]
+            if times[name] is not None and not math.isfinite(times[name]):  # type: ignore[arg-type]
+                c.add((*path, name), f"{name} must be a finite time", found=value)
+                ok = False
+            elif times[name] is not None and times[name] < 0:  # type: ignore[operator]
                 c.add((*path, name), f"{name} must not be negative", found=value)
                 ok = False
         if order.route is not None:
@@ -336,44 +339,13 @@ def _build_jobs(
 
 
 def _read_with_lines(text: str, file: str, json_format: bool) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """Data and line map of a jobs file, read within the bounds of :mod:`twinforge.inputs`."""
     if json_format:
-        try:
-            return json.loads(text), {}
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                [Issue(message=f"malformed JSON: {exc.msg}", file=file, line=exc.lineno, code="syntax")],
-                summary=f"cannot parse {file}",
-            ) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecError(
-            [
-                Issue(
-                    message=f"malformed YAML: {getattr(exc, 'problem', None) or exc}",
-                    file=file,
-                    line=mark.line + 1 if mark is not None else None,
-                    code="syntax",
-                )
-            ],
-            summary=f"cannot parse {file}",
-        ) from None
-    lines: dict[tuple[str | int, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
-        lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                walk(v, (*path, k.value))
-                lines[(*path, k.value)] = k.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, (*path, i))
-
-    if root is not None:
-        walk(root, ())
+        return load_json(text, file, what=f"jobs file {file}"), {}
+    c = IssueCollector(file=file)
+    data, lines = compose_with_lines(text, file, c, what="jobs file")
+    if c.errors:  # a key given twice
+        raise SpecError(c.issues, summary=f"cannot parse {file}")
     return data, lines
 
 
@@ -421,12 +393,6 @@ def _pydantic_issues(exc: ValidationError, prefix: tuple[str | int, ...], c: Iss
 def load_jobs(path: str | Path, spec: TwinSpec) -> JobSet:
     """Read a jobs file (YAML or JSON) and build its jobs on ``spec``."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(
-            [Issue(message=f"cannot read file: {exc.strerror or exc}", file=str(path), code="io")],
-            summary=f"cannot read {path}",
-        ) from None
+    text = read_text(p, "jobs file")
     data, lines = _read_with_lines(text, str(path), p.suffix.lower() == ".json")
     return parse_jobs(data, spec, file=str(path), lines=lines)

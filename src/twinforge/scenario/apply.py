@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from twinforge.errors import Issue, IssueCollector, SpecError, UnitError, UnknownEntityError
+from twinforge.inputs import read_text
 from twinforge.scenario.models import (
     INTERVENTION_OPS,
     AddEdge,
@@ -90,6 +92,15 @@ class AppliedScenario:
                 ],
                 summary=f"scenario {self.scenario.name!r} asks for what {consumer} cannot do",
             )
+
+
+def _numbers(data: Any) -> list[float]:
+    """Every float in a parameter's dumped data (value, distribution, per-product values)."""
+    if isinstance(data, dict):
+        return [x for v in data.values() for x in _numbers(v)]
+    if isinstance(data, list | tuple):
+        return [x for v in data for x in _numbers(v)]
+    return [float(data)] if isinstance(data, int | float) and not isinstance(data, bool) else []
 
 
 def _suggest(name: str, choices: list[str]) -> str:
@@ -190,7 +201,30 @@ class _Applier:
             self.c.add(path, str(exc), code="unit-mismatch")
         except UnknownEntityError as exc:
             self.c.add(path, str(exc), code="unknown-entity")
+        except ValidationError as exc:  # the changed value breaks a rule of the parameter itself
+            for err in exc.errors():
+                field_name = ".".join(str(x) for x in err["loc"])
+                where = f"{exc.title} {field_name}".strip() if field_name else exc.title
+                self.c.add(
+                    path,
+                    f"the result is not a valid value: {where}: {err['msg'].removeprefix('Value error, ')}",
+                    code="out-of-bounds",
+                    found=err.get("input") if isinstance(err.get("input"), int | float) else None,
+                )
         return False
+
+    def scale(self, path, iv: ScaleParameter | ScaleDemand, target: str, parameter: str) -> None:
+        """Scale a parameter; refuse a result that the parameter's rules or float range cannot hold."""
+        if not self.guarded(path, lambda: self.twin.scale(target, parameter, iv.factor, product=iv.product)):
+            return
+        scaled = self.twin.element(target).parameters[parameter]
+        if not all(math.isfinite(x) for x in _numbers(scaled.model_dump())):
+            self.c.add(
+                path,
+                f"scaling {target}.{parameter} by {iv.factor:g} gives a number too large to hold",
+                code="out-of-bounds",
+                found=iv.factor,
+            )
 
     # -- each intervention -----------------------------------------------------------------
     def apply(self, i: int, iv: Intervention, out: AppliedScenario) -> None:
@@ -208,10 +242,7 @@ class _Applier:
             case ScaleParameter():
                 el = self.element((*path, "target"), iv.target)
                 if el is not None and self.param((*path, "parameter"), el, iv.parameter):
-                    self.guarded(
-                        (*path, "factor"),
-                        lambda: self.twin.scale(iv.target, iv.parameter, iv.factor, product=iv.product),
-                    )
+                    self.scale((*path, "factor"), iv, iv.target, iv.parameter)
             case Outage():
                 if self.node((*path, "target"), iv.target, OUTAGE_KINDS) is not None:
                     if iv.duration <= 0:
@@ -360,9 +391,7 @@ class _Applier:
                 if self.node((*path, "targets", k), t, {"customer"}) is not None
             ]
         for t in targets:
-            self.guarded(
-                (*path, "factor"), lambda t=t: self.twin.scale(t, "demand", iv.factor, product=iv.product)
-            )
+            self.scale((*path, "factor"), iv, t, "demand")
 
     def _restrict(self, path, iv: RestrictPartners, out: AppliedScenario) -> None:
         if self.node((*path, "target"), iv.target) is None:
@@ -441,7 +470,7 @@ def parse_scenario(data: Any, file: str = "<scenario>", lines: dict | None = Non
 def loads_scenario(text: str, file: str = "<string>") -> Scenario:
     c = IssueCollector(file=file)
     try:
-        data, lines = compose_with_lines(text, file, c)
+        data, lines = compose_with_lines(text, file, c, what="scenario")
     except SpecError as exc:
         raise ScenarioError(exc.issues, summary=f"cannot parse scenario {file}") from None
     if c.errors:
@@ -450,14 +479,12 @@ def loads_scenario(text: str, file: str = "<string>") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario file (within the bounds of :mod:`twinforge.inputs`) and check its form."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(
-            [Issue(message=f"cannot read file: {exc.strerror or exc}", file=str(p), code="io")],
-            summary=f"cannot read scenario {p}",
-        ) from None
+        text = read_text(p, "scenario")
+    except SpecError as exc:
+        raise ScenarioError(exc.issues, summary=f"cannot read scenario {p}") from None
     return loads_scenario(text, file=str(p))
 
 

@@ -34,12 +34,28 @@ def _to_seconds(v: Any) -> Any:
 
 
 Seconds = Annotated[
-    float, BeforeValidator(_to_seconds), Field(ge=0, description="seconds, or a quantity such as '4 h'")
+    float,
+    BeforeValidator(_to_seconds),
+    Field(ge=0, allow_inf_nan=False, description="seconds, or a quantity such as '4 h'"),
+]
+
+#: Largest factor of ``scale_parameter`` and ``scale_demand`` (a million times the current value).
+MAX_FACTOR = 1e6
+
+Factor = Annotated[
+    float,
+    Field(
+        ge=0,
+        le=MAX_FACTOR,
+        allow_inf_nan=False,
+        description="multiplier: 1.2 is +20 %; 0 only where the parameter may be zero",
+    ),
 ]
 
 
 class _Intervention(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # every number of an intervention is finite: inf and NaN are refused when the scenario is read
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     note: str | None = Field(default=None, description="Why this intervention (free text)")
 
@@ -78,7 +94,7 @@ class ScaleParameter(_Intervention):
     op: Literal["scale_parameter"] = "scale_parameter"
     target: str
     parameter: str
-    factor: float = Field(ge=0)
+    factor: Factor
     product: str | None = None
 
     def describe(self) -> str:
@@ -157,7 +173,7 @@ class ScaleDemand(_Intervention):
     """Scale customer demand: all customers or some, all products or one."""
 
     op: Literal["scale_demand"] = "scale_demand"
-    factor: float = Field(ge=0)
+    factor: Factor
     product: str | None = None
     targets: list[str] | None = Field(default=None, description="Customers (default: all)")
 

@@ -11,6 +11,13 @@ hyphen can be written ``kpi("line-2.busy")`` / ``series("buf-1.level")``.
 Series functions (time-weighted): ``mean``, ``min``, ``max``, ``last``, ``integral``, ``std``,
 ``quantile(s, q)``, ``share_above(s, x)``, ``share_below(s, x)``. ``mean``, ``min`` and ``max``
 also take several numbers. Number functions: ``abs``, ``sqrt``, ``log``, ``exp``, ``round``.
+
+A user KPI's value is a finite number or NaN. Arithmetic that has no finite real result — division
+by zero, an overflow (``10**400``, ``exp(1000)``), a complex result (``(-1)**0.5``), a function
+outside its domain (``log(0)``, ``sqrt(-1)``) — gives NaN for that replication, and the reason is
+kept (:func:`evaluate_kpis` returns it, the run's ``meta["kpi_notes"]`` counts it) so the CLI can
+say why a KPI has no value; the other replications keep theirs. What is wrong with the expression
+itself (a syntax error, an unknown name or function, a wrong number of arguments) is an error.
 """
 
 from __future__ import annotations
@@ -34,15 +41,63 @@ NUMBER_FUNCS: dict[str, Callable[..., float]] = {
 }
 FUNCTIONS = SERIES_FUNCS | set(NUMBER_FUNCS) | {"kpi", "series"}
 
+#: Arguments each function takes: (fewest, most); None is no upper limit.
+ARITY: dict[str, tuple[int, int | None]] = {
+    "abs": (1, 1),
+    "sqrt": (1, 1),
+    "log": (1, 2),
+    "exp": (1, 1),
+    "round": (1, 2),
+    "kpi": (1, 1),
+    "series": (1, 1),
+    "mean": (1, None),
+    "min": (1, None),
+    "max": (1, None),
+    "last": (1, 1),
+    "integral": (1, 1),
+    "std": (1, 1),
+    "quantile": (2, 2),
+    "share_above": (2, 2),
+    "share_below": (2, 2),
+}
+
 _BINOPS: dict[type, Callable[[float, float], float]] = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
     ast.Mult: lambda a, b: a * b,
-    ast.Div: lambda a, b: a / b if b != 0 else math.nan,
-    ast.FloorDiv: lambda a, b: a // b if b != 0 else math.nan,
-    ast.Mod: lambda a, b: a % b if b != 0 else math.nan,
+    ast.Div: lambda a, b: a / b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Mod: lambda a, b: a % b,
     ast.Pow: lambda a, b: a**b,
 }
+
+
+class NoValue(ArithmeticError):
+    """Arithmetic in a KPI expression with no finite real result; the KPI is NaN, ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _checked(what: str, fn: Callable[..., Any], *args: float) -> float:
+    """``fn(*args)`` as a finite float, or :class:`NoValue` saying why there is none."""
+    try:
+        v = fn(*args)
+    except ZeroDivisionError:
+        raise NoValue(f"division by zero in {what}") from None
+    except OverflowError:
+        raise NoValue(f"{what} overflows (the result is too large for a float)") from None
+    except ValueError:  # math domain errors; round(nan)
+        raise NoValue(f"{what} is outside the function's domain") from None
+    if isinstance(v, complex):
+        raise NoValue(f"{what} is a complex number")
+    v = float(v)
+    if math.isinf(v) and all(math.isfinite(a) for a in args):
+        raise NoValue(f"{what} overflows (the result is too large for a float)")
+    return v
+
+
 _CMPOPS: dict[type, Callable[[float, float], bool]] = {
     ast.Lt: lambda a, b: a < b,
     ast.LtE: lambda a, b: a <= b,
@@ -119,6 +174,22 @@ def parse_expression(text: str) -> ast.Expression:
                 )
             if node.keywords:
                 raise KpiExpressionError(f"KPI expression {text!r}: keyword arguments are not allowed")
+            low, high = ARITY[name]
+            if len(node.args) < low or (high is not None and len(node.args) > high):
+                count = f"{low}" if low == high else f"{low} or more" if high is None else f"{low} or {high}"
+                raise KpiExpressionError(
+                    f"KPI expression {text!r}: {name}() takes {count} argument(s), found {len(node.args)}"
+                )
+            if (
+                name == "quantile"
+                and isinstance(node.args[1], ast.Constant)
+                and isinstance(node.args[1].value, int | float)
+                and not 0 <= node.args[1].value <= 1
+            ):
+                raise KpiExpressionError(
+                    f"KPI expression {text!r}: quantile() takes a share between 0 and 1, "
+                    f"found {node.args[1].value!r}"
+                )
             if name in ("kpi", "series") and not (
                 len(node.args) == 1
                 and isinstance(node.args[0], ast.Constant)
@@ -174,7 +245,7 @@ class _Evaluator:
             case ast.Constant():
                 if isinstance(node.value, str):
                     raise self.fail(f"a quoted name {node.value!r} is only allowed inside kpi() or series()")
-                return float(node.value)
+                return _checked(f"the number {node.value!r}", float, node.value)
             case ast.Name() | ast.Attribute():
                 name = _dotted(node)
                 assert name is not None
@@ -187,7 +258,8 @@ class _Evaluator:
                 v = self.number(node.operand)
                 return -v if isinstance(node.op, ast.USub) else v
             case ast.BinOp():
-                return _BINOPS[type(node.op)](self.number(node.left), self.number(node.right))
+                left, right = self.number(node.left), self.number(node.right)
+                return _checked(ast.unparse(node), _BINOPS[type(node.op)], left, right)
             case ast.Compare():
                 left = self.number(node.left)
                 for op, right_node in zip(node.ops, node.comparators, strict=True):
@@ -214,12 +286,7 @@ class _Evaluator:
         if fname == "series":
             raise self.fail("series(...) must be passed to a series function, e.g. mean(series('x.level'))")
         if fname in NUMBER_FUNCS:
-            try:
-                return float(NUMBER_FUNCS[fname](*[self.number(a) for a in args]))
-            except (TypeError, ValueError) as exc:
-                raise self.fail(f"{fname}(): {exc}") from None
-        if not args:
-            raise self.fail(f"{fname}() needs an argument")
+            return _checked(ast.unparse(node), NUMBER_FUNCS[fname], *[self.number(a) for a in args])
         first = args[0]
         if isinstance(first, ast.Call) and isinstance(first.func, ast.Name) and first.func.id == "series":
             name = first.args[0].value  # type: ignore[attr-defined]
@@ -239,6 +306,8 @@ class _Evaluator:
                 case (("mean" | "min" | "max" | "last" | "integral" | "std"), 0):
                     return float(getattr(target, fname)())
                 case "quantile", 1:
+                    if not 0 <= extra[0] <= 1:
+                        raise NoValue(f"{ast.unparse(node)}: the share is {extra[0]:g}, not between 0 and 1")
                     return target.quantile(extra[0])
                 case "share_above", 1:
                     return target.share_above(extra[0])
@@ -249,7 +318,7 @@ class _Evaluator:
             )
         numbers = [float(target)] + [self.number(a) for a in args[1:]]
         if fname == "mean":
-            return sum(numbers) / len(numbers)
+            return _checked(ast.unparse(node), lambda *x: math.fsum(x) / len(x), *numbers)
         if fname == "min":
             return min(numbers)
         if fname == "max":
@@ -259,18 +328,38 @@ class _Evaluator:
         raise self.fail(f"{fname}() expects a recorded series (for example buf_fill.level)")
 
 
+def evaluate_checked(
+    text: str, scalars: Mapping[str, float], series: Callable[[str], Series | None] | None = None
+) -> tuple[float, str | None]:
+    """The value of an expression (finite or NaN) and, when it is NaN, why (None when it is not).
+
+    Raises :class:`KpiExpressionError` for what is wrong with the expression itself."""
+    tree = parse_expression(text)
+    try:
+        value = float(_Evaluator(text, scalars, series or (lambda name: None)).value(tree))
+    except NoValue as exc:
+        return math.nan, exc.reason
+    if math.isnan(value):
+        return value, "it uses a value that is NaN (a KPI with no value, or an empty series)"
+    if math.isinf(value):
+        return math.nan, "it uses an infinite value"
+    return value, None
+
+
 def evaluate(
     text: str, scalars: Mapping[str, float], series: Callable[[str], Series | None] | None = None
 ) -> float:
-    """Evaluate an expression over KPI values and (optionally) recorded series."""
-    tree = parse_expression(text)
-    return float(_Evaluator(text, scalars, series or (lambda name: None)).value(tree))
+    """Evaluate an expression over KPI values and (optionally) recorded series: a finite number, or
+    NaN when the arithmetic has no finite real result (see the module docstring)."""
+    return evaluate_checked(text, scalars, series)[0]
 
 
-def evaluate_kpis(expressions: Mapping[str, str], rows: list, model: Any) -> list:
-    """Evaluate user KPIs in order (later ones may use earlier ones); rows in the KPI row format."""
+def evaluate_kpis(expressions: Mapping[str, str], rows: list, model: Any) -> tuple[list, dict[str, str]]:
+    """Evaluate user KPIs in order (later ones may use earlier ones); rows in the KPI row format,
+    and for each KPI that is NaN, why."""
     scalars = {r[0]: r[3] for r in rows}
     out = []
+    notes: dict[str, str] = {}
 
     def lookup(name: str) -> Series | None:
         try:
@@ -279,10 +368,12 @@ def evaluate_kpis(expressions: Mapping[str, str], rows: list, model: Any) -> lis
             return None
 
     for name, text in expressions.items():
-        value = evaluate(text, scalars, lookup)
+        value, why = evaluate_checked(text, scalars, lookup)
+        if why is not None:
+            notes[name] = why
         scalars[name] = value
         out.append((name, "", name, value, ""))
-    return out
+    return out, notes
 
 
 def check_kpi_names(expressions: Mapping[str, str], reserved: set[str]) -> None:

@@ -53,6 +53,7 @@ class ReplicationResult:
     events: dict[str, float] = field(default_factory=dict)  # event name: time (NaN: did not happen)
     sim_events: int = 0
     end_time: float = 0.0
+    kpi_notes: dict[str, str] = field(default_factory=dict)  # user KPI: why it is NaN here
 
 
 def _state_unit(kind: str, name: str) -> str | None:
@@ -297,7 +298,8 @@ class Model:
         if self.options.kpis:
             from twinforge.sim.expressions import evaluate_kpis
 
-            result.kpis += evaluate_kpis(self.options.kpis, result.kpis, self)
+            rows, result.kpi_notes = evaluate_kpis(self.options.kpis, result.kpis, self)
+            result.kpis += rows
         if self.options.telemetry:
             from twinforge.sim.telemetry import generate
 

@@ -28,6 +28,8 @@ from twinforge.sim.plan import ModelPlan, compile_twin, parse_duration
 from twinforge.spec.models import TwinSpec
 
 BACKENDS = ("local", "ray")
+#: Built-in KPI names a user KPI may not take.
+RESERVED_KPIS = frozenset({"throughput", "wip", "cycle_time", "output"})
 KPI_COLUMNS = ["replication", "kpi", "node", "metric", "value", "unit"]
 
 
@@ -336,7 +338,7 @@ def _options(
     user = dict(kpis or {})
     needed = list(dict.fromkeys(record))
     if user:
-        check_kpi_names(user, reserved={"throughput", "wip", "cycle_time", "output"})
+        check_kpi_names(user, reserved=RESERVED_KPIS)
         for text in user.values():
             for name in sorted(series_names(text)):
                 if name == "wip" or "." in name:
@@ -362,10 +364,16 @@ def _assemble(results: list[tuple[int, int, ReplicationResult]], which: int, met
     tele_parts = []
     event_rows = []
     events = 0
+    reps = 0
+    why: dict[str, dict[str, int]] = {}  # user KPI -> reason -> replications
     for p, r, res in results:
         if p != which:
             continue
+        reps += 1
         events += res.sim_events
+        for name, reason in res.kpi_notes.items():
+            why.setdefault(name, {}).setdefault(reason, 0)
+            why[name][reason] += 1
         rows.extend((r, *row) for row in res.kpis)
         for name, s in res.series.items():
             t, v = s.steps()
@@ -380,8 +388,16 @@ def _assemble(results: list[tuple[int, int, ReplicationResult]], which: int, met
     if tele_parts:
         telemetry = pd.concat(tele_parts, ignore_index=True)[["replication", "node", "signal", "t", "value"]]
     ev = pd.DataFrame(event_rows, columns=["replication", "event", "time_h"]) if event_rows else None
+    notes = {
+        name: "; ".join(f"{reason} ({n} of {reps} replications)" for reason, n in reasons.items())
+        for name, reasons in why.items()
+    }
     return MonteCarloResult(
-        kpis=kpis, series=series, telemetry=telemetry, events=ev, meta={**meta, "sim_events": events}
+        kpis=kpis,
+        series=series,
+        telemetry=telemetry,
+        events=ev,
+        meta={**meta, "sim_events": events, "kpi_notes": notes},
     )
 
 

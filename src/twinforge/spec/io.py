@@ -4,35 +4,30 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from twinforge.errors import Issue, IssueCollector, SpecError
+from twinforge.errors import IssueCollector, SpecError
+from twinforge.inputs import load_json, parse_yaml, read_text
 from twinforge.spec.models import SPEC_VERSION, Edge, Node, TwinSpec
 from twinforge.spec.validate import validate_spec
 
 LineMap = dict[tuple[str | int, ...], int]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that remembers duplicate mapping keys instead of silently keeping the last."""
+def compose_with_lines(
+    text: str, file: str, c: IssueCollector, what: str = "twin spec"
+) -> tuple[Any, LineMap]:
+    """Parse YAML (within the bounds of :mod:`twinforge.inputs`) and map field paths to line numbers.
 
-
-def compose_with_lines(text: str, file: str, c: IssueCollector) -> tuple[Any, LineMap]:
-    """Parse YAML and build a map from field path to line number."""
-    try:
-        root = yaml.compose(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SpecError(
-            [Issue(message=f"malformed YAML: {problem}", file=file, line=line, code="syntax")],
-            summary="cannot parse twin spec",
-        ) from None
+    Duplicate keys in one mapping are added to ``c`` as errors; a document that cannot be read at
+    all raises :class:`SpecError`.
+    """
+    doc = parse_yaml(text, file, what=f"{what} {file}")
     lines: LineMap = {}
 
     def walk(node: yaml.Node, path: tuple[str | int, ...]) -> None:
@@ -40,7 +35,7 @@ def compose_with_lines(text: str, file: str, c: IssueCollector) -> tuple[Any, Li
         if isinstance(node, yaml.MappingNode):
             seen: dict[str, int] = {}
             for k, v in node.value:
-                key = k.value
+                key = k.value if isinstance(k, yaml.ScalarNode) else f"<{type(k).__name__}>"
                 kpath = (*path, key)
                 if key in seen:
                     c.lines[kpath] = k.start_mark.line + 1
@@ -57,10 +52,9 @@ def compose_with_lines(text: str, file: str, c: IssueCollector) -> tuple[Any, Li
             for i, item in enumerate(node.value):
                 walk(item, (*path, i))
 
-    if root is not None:
-        walk(root, ())
-    data = yaml.load(text, Loader=yaml.SafeLoader)
-    return data, lines
+    if doc.root is not None:
+        walk(doc.root, ())
+    return doc.data, lines
 
 
 def pydantic_issues(
@@ -72,17 +66,22 @@ def pydantic_issues(
     """Turn pydantic's errors into issues (dropping union-member names from the field paths)."""
     tags = _UNION_TAGS | union_tags
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in tags or "[" in p)))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (p in tags or _MEMBER.match(p))))
         path = (*prefix, *loc)
+        field_name = err["loc"][-1] if err["loc"] else None  # a field's own name is never a union tag
         msg = err["msg"]
         typ = err["type"]
         inp = err.get("input")
         found = None if typ == "missing" else inp
         expected = None
         if typ == "missing":
-            msg = f"missing required field {loc[-1]!r}" if loc else "missing required field"
+            msg = (
+                f"missing required field {field_name!r}"
+                if field_name is not None
+                else "missing required field"
+            )
         elif typ == "extra_forbidden":
-            msg = f"unknown field {loc[-1]!r}"
+            msg = f"unknown field {field_name!r}"
             found = None
         elif typ == "union_tag_invalid":
             expected = "one of " + err.get("ctx", {}).get("expected_tags", "")
@@ -97,6 +96,9 @@ def pydantic_issues(
             found=found if isinstance(found, str | int | float | bool | None) else None,
         )
 
+
+#: Names pydantic gives union members in error locations, e.g. ``function-after[_has_value(), Parameter]``.
+_MEMBER = re.compile(r"^[\w-]+\[.*\]$")
 
 _UNION_TAGS = {
     "constant",
@@ -163,13 +165,13 @@ def parse_spec(
 def _salvage(data: dict[str, Any]) -> tuple[TwinSpec, set[str]]:
     """Keep the parts that parse so their meaning can still be checked in the same pass."""
     nodes, edges, skip = [], [], set()
-    for raw in data.get("nodes") or []:
+    for raw in _list(data.get("nodes")):
         try:
             nodes.append(Node.model_validate(raw))
         except ValidationError:
             if isinstance(raw, dict) and isinstance(raw.get("id"), str):
                 skip.add(raw["id"])
-    for raw in data.get("edges") or []:
+    for raw in _list(data.get("edges")):
         with contextlib.suppress(ValidationError):
             edges.append(Edge.model_validate(raw))
     products = data.get("products")
@@ -179,37 +181,27 @@ def _salvage(data: dict[str, Any]) -> tuple[TwinSpec, set[str]]:
     return TwinSpec(name=name, currency=currency, products=products, nodes=nodes, edges=edges), skip
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def load_spec(source: str | Path) -> TwinSpec:
     """Load and validate a twin from a ``.yaml``/``.yml``/``.json`` file.
 
-    Raises :class:`SpecError` listing every problem with file, line and field path.
+    The file is read within the bounds of :mod:`twinforge.inputs` (size, binary data, UTF-8, YAML
+    depth, aliases and tags). Raises :class:`SpecError` listing every problem with file, line and
+    field path.
     """
     path = Path(source)
-    file = str(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(
-            [Issue(message="file not found", file=file, code="io")], summary=f"cannot read {file}"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(
-            [Issue(message=f"cannot read file: {exc}", file=file, code="io")], summary=f"cannot read {file}"
-        ) from None
-    return loads_spec(text, file=file, fmt="json" if path.suffix.lower() == ".json" else "yaml")
+    text = read_text(path, "twin spec")
+    return loads_spec(text, file=str(source), fmt="json" if path.suffix.lower() == ".json" else "yaml")
 
 
 def loads_spec(text: str, file: str = "<string>", fmt: str = "yaml") -> TwinSpec:
     """Load and validate a twin from YAML or JSON text."""
     c = IssueCollector(file=file)
     if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(
-                [Issue(message=f"malformed JSON: {exc.msg}", file=file, line=exc.lineno, code="syntax")],
-                summary="cannot parse twin spec",
-            ) from None
+        data = load_json(text, file, what=f"twin spec {file}")
         lines: LineMap = {}
     else:
         data, lines = compose_with_lines(text, file, c)

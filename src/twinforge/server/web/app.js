@@ -26,6 +26,10 @@ const fmt = (x, digits = 4) => {
   return Number(x.toPrecision(digits)).toString();
 };
 const enc = encodeURIComponent;
+// User text (names, ids, units) goes into the DOM only as text (el() above: textContent / text
+// nodes, never innerHTML). Plotly renders its labels as a small HTML subset (<b>, <a href>, <br>):
+// ptext() escapes user text for it so a name such as "<b>x</b>" is shown as typed.
+const ptext = (s) => String(s ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 // -- API -------------------------------------------------------------------------------------------
 async function api(path, opts = {}) {
@@ -119,9 +123,9 @@ function drawGraph() {
   const traces = [
     { x: ex, y: ey, mode: "lines", line: { color: "#b6bec9", width: 1.5 }, hoverinfo: "skip", showlegend: false },
     { x: nodes.map((n) => n.x), y: nodes.map((n) => n.y), mode: "markers+text", type: "scatter",
-      text: nodes.map((n) => n.name), textposition: nodes.map((n) => (n.kind === "sensor" ? "middle right" : "bottom center")),
+      text: nodes.map((n) => ptext(n.name)), textposition: nodes.map((n) => (n.kind === "sensor" ? "middle right" : "bottom center")),
       textfont: { size: nodes.map((n) => (n.kind === "sensor" ? 10 : 12)) }, customdata: nodes.map((n) => n.id),
-      hovertext: nodes.map((n) => `${n.name} (${n.kind})${n.status === "alert" ? " — ALERT" : ""}`), hoverinfo: "text",
+      hovertext: nodes.map((n) => ptext(`${n.name} (${n.kind})${n.status === "alert" ? " — ALERT" : ""}`)), hoverinfo: "text",
       marker: { size: nodes.map((n) => (n.kind === "sensor" ? 9 : 18)), symbol: nodes.map((n) => KIND_SYMBOL[n.kind] || "circle"),
         color: nodes.map((n) => STATUS_COLOR[n.status] || STATUS_COLOR.idle), line: { width: 1, color: "#374151" } },
       showlegend: false },
@@ -156,7 +160,7 @@ async function showNode(id) {
     const series = await Promise.all(n.signals.slice(0, 6).map((s) =>
       api(`/api/twins/${enc(S.twin)}/signals/${enc(s.node)}/${enc(s.signal)}?start=${enc("-15 min")}&limit=2000`)
         .then((r) => ({ ...r, unit: s.unit }))));
-    Plotly.react(box, series.map((r) => ({ x: r.t, y: r.value, name: `${r.signal} (${r.unit})`, mode: "lines" })),
+    Plotly.react(box, series.map((r) => ({ x: r.t, y: r.value, name: ptext(`${r.signal} (${r.unit})`), mode: "lines" })),
       { margin: { l: 40, r: 10, t: 10, b: 30 }, legend: { orientation: "h" } }, { displaylogo: false, responsive: true });
   } else {
     panel.append(el("p", { class: "muted" }, "No signals observe this node."));
@@ -341,10 +345,10 @@ function renderResult(j) {
     box.append(el("h3", {}, "Change against the baseline (%, with the 95% CI)"), chart);
     const pct = (x, p) => (100 * x) / Math.abs(p.baseline);
     Plotly.react(chart, [{
-      type: "bar", orientation: "h", y: rows.map((p) => p.kpi), x: rows.map((p) => pct(p.difference, p)),
+      type: "bar", orientation: "h", y: rows.map((p) => ptext(p.kpi)), x: rows.map((p) => pct(p.difference, p)),
       marker: { color: "#1f6feb" },
       error_x: { type: "data", symmetric: false, array: rows.map((p) => pct(p.ci_high - p.difference, p)), arrayminus: rows.map((p) => pct(p.difference - p.ci_low, p)) },
-      hovertext: rows.map((p) => `${p.kpi}: ${fmt(p.baseline)} → ${fmt(p.scenario)} ${p.unit}`), hoverinfo: "text",
+      hovertext: rows.map((p) => ptext(`${p.kpi}: ${fmt(p.baseline)} → ${fmt(p.scenario)} ${p.unit}`)), hoverinfo: "text",
     }], { margin: { l: 110, r: 20, t: 10, b: 40 }, xaxis: { ticksuffix: "%", zeroline: true } }, { displaylogo: false, responsive: true });
     box.append(table(r.paired.filter((p) => p.node === "").map((p) => ({ kpi: p.kpi, unit: p.unit, baseline: p.baseline, scenario: p.scenario, difference: p.difference, "CI low": p.ci_low, "CI high": p.ci_high })), "comparison-table"));
   } else if (j.kind === "simulate") {
@@ -358,13 +362,13 @@ function renderResult(j) {
       const chart = el("div", { class: "chart", "data-testid": "comparison-chart" });
       box.append(chart);
       const cd = r.comparison.cost_deltas;
-      Plotly.react(chart, [{ type: "bar", x: Object.keys(cd), y: Object.values(cd) }], { margin: { l: 50, r: 10, t: 10, b: 40 } }, { displaylogo: false, responsive: true });
+      Plotly.react(chart, [{ type: "bar", x: Object.keys(cd).map(ptext), y: Object.values(cd) }], { margin: { l: 50, r: 10, t: 10, b: 40 } }, { displaylogo: false, responsive: true });
     }
     const sankey = el("div", { class: "chart tall", "data-testid": "flow-sankey" });
     box.append(el("h3", {}, "Flows"), sankey);
     const ids = [...new Set(plan.flows.flatMap((f) => [f.source, f.target]))];
     const flows = plan.flows.filter((f) => f.flow > 1e-9);
-    Plotly.react(sankey, [{ type: "sankey", node: { label: ids, pad: 12 }, link: { source: flows.map((f) => ids.indexOf(f.source)), target: flows.map((f) => ids.indexOf(f.target)), value: flows.map((f) => f.flow), label: flows.map((f) => f.product || "") } }],
+    Plotly.react(sankey, [{ type: "sankey", node: { label: ids.map(ptext), pad: 12 }, link: { source: flows.map((f) => ids.indexOf(f.source)), target: flows.map((f) => ids.indexOf(f.target)), value: flows.map((f) => f.flow), label: flows.map((f) => ptext(f.product || "")) } }],
       { margin: { l: 10, r: 10, t: 10, b: 10 } }, { displaylogo: false, responsive: true });
     box.append(table(flows.map((f) => ({ lane: f.edge, product: f.product, flow: f.flow, "cost/unit": f.cost_per_unit, transport: f.transport_cost })), "flow-table"));
   } else if (j.kind === "route") {
@@ -376,9 +380,9 @@ function renderResult(j) {
     box.append(map);
     const traces = plan.routes.map((rt) => {
       const ids = [depot.id, ...rt.stops, depot.id];
-      return { x: ids.map((i) => pos.get(i)?.x), y: ids.map((i) => pos.get(i)?.y), mode: "lines+markers", name: `van ${rt.vehicle}: ${fmt(rt.distance)} ${plan.distance_unit}, load ${rt.load}`, text: ids, hoverinfo: "text+name" };
+      return { x: ids.map((i) => pos.get(i)?.x), y: ids.map((i) => pos.get(i)?.y), mode: "lines+markers", name: ptext(`van ${rt.vehicle}: ${fmt(rt.distance)} ${plan.distance_unit}, load ${rt.load}`), text: ids.map(ptext), hoverinfo: "text+name" };
     });
-    traces.push({ x: [depot.x], y: [depot.y], mode: "markers+text", text: [depot.name], textposition: "top center", marker: { size: 16, symbol: "star", color: "#111827" }, name: "depot" });
+    traces.push({ x: [depot.x], y: [depot.y], mode: "markers+text", text: [ptext(depot.name)], textposition: "top center", marker: { size: 16, symbol: "star", color: "#111827" }, name: "depot" });
     Plotly.react(map, traces, { margin: { l: 40, r: 10, t: 10, b: 30 }, xaxis: { title: "longitude" }, yaxis: { title: "latitude", scaleanchor: "x" }, legend: { orientation: "h" } }, { displaylogo: false, responsive: true });
     box.append(table(plan.routes.map((rt) => ({ van: rt.vehicle, stops: rt.stops.join(" → "), load: rt.load, distance: rt.distance, cost: rt.cost })), "route-table"));
   } else if (j.kind === "schedule") {
@@ -390,9 +394,9 @@ function renderResult(j) {
     const jobs = [...new Set(sch.operations.map((o) => o.job))];
     Plotly.react(gantt, jobs.map((job) => {
       const ops = sch.operations.filter((o) => o.job === job);
-      return { type: "bar", orientation: "h", name: job, y: ops.map((o) => o.station), base: ops.map((o) => o.start), x: ops.map((o) => o.end - o.start),
-        hovertext: ops.map((o) => `${job} on ${o.station}: ${fmt(o.start)}–${fmt(o.end)} ${sch.time_unit}`), hoverinfo: "text" };
-    }), { barmode: "overlay", margin: { l: 100, r: 10, t: 10, b: 40 }, xaxis: { title: sch.time_unit }, legend: { orientation: "h" } }, { displaylogo: false, responsive: true });
+      return { type: "bar", orientation: "h", name: ptext(job), y: ops.map((o) => ptext(o.station)), base: ops.map((o) => o.start), x: ops.map((o) => o.end - o.start),
+        hovertext: ops.map((o) => ptext(`${job} on ${o.station}: ${fmt(o.start)}–${fmt(o.end)} ${sch.time_unit}`)), hoverinfo: "text" };
+    }), { barmode: "overlay", margin: { l: 100, r: 10, t: 10, b: 40 }, xaxis: { title: ptext(sch.time_unit) }, legend: { orientation: "h" } }, { displaylogo: false, responsive: true });
   } else {
     box.append(el("pre", {}, JSON.stringify(r, null, 2).slice(0, 20000)));
   }
@@ -443,7 +447,7 @@ function answer(r) {
 
 // -- audit -------------------------------------------------------------------------------------------------
 async function loadAudit() {
-  const rows = await api("/api/audit?limit=100").catch((e) => { $("#audit-body").innerHTML = `<tr><td colspan="7">${e.message}</td></tr>`; return null; });
+  const rows = await api("/api/audit?limit=100").catch((e) => { $("#audit-body").replaceChildren(el("tr", {}, el("td", { colspan: 7 }, e.message))); return null; });
   if (!rows) return;
   const body = $("#audit-body"); body.innerHTML = "";
   for (const a of rows) body.append(el("tr", { "data-testid": "audit-row" }, el("td", {}, (a.ts || "").replace("T", " ").slice(0, 19)), el("td", {}, a.kind), el("td", {}, a.model),
