@@ -123,6 +123,11 @@ def main() -> None:
             "Every proposal of the frozen set `benchmarks/guard/proposals/` (labels written before the guard "
             f"was tuned; set intact: {frozen_ok()}), {args.reps} replications of each of the five scenarios. "
             "Baseline in the same run: the same guard with the nominal scenario only.\n\n"
+            "What was looked at: the guard was built from docs/guard.md before the set existed. Before the "
+            "first run, two places where docs/guard.md was ambiguous were settled towards their plain reading "
+            "after reading the set author's list of judgement calls (noise is added to a status too; a pump "
+            "without a max_temperature gets the catalogue's 90 degC); no verdict of the set had been seen. "
+            "Nothing was changed after the first run.\n\n"
             + markdown_table(["category", "n", "guard: right %", "nominal only: right %"], table)
             + f"\n\nTime per proposal: p50 {p50:.1f} s, p95 {p95:.1f} s (a sandboxed process, all runs).\n\n"
             + (

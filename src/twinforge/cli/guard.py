@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 
 def register(app: typer.Typer) -> None:
     from twinforge.cli.main import cli_errors, console
+    from twinforge.cli.render import safe
 
     @app.command()
     @cli_errors
@@ -48,11 +48,11 @@ def register(app: typer.Typer) -> None:
         else:
             colour = "green" if v.accepted else "red"
             console.print(
-                f"[bold {colour}]{v.verdict.upper()}[/bold {colour}] {escape(proposal.name)} on {escape(twin.name)} "
+                f"[bold {colour}]{v.verdict.upper()}[/bold {colour}] {safe(proposal.name)} on {safe(twin.name)} "
                 f"({v.runs} runs, {v.seconds:.1f} s)"
             )
             for r in v.reasons:
-                console.print(f"  {escape(r)}", highlight=False)
+                console.print(f"  {safe(r)}", highlight=False)
             if v.scenarios:
                 table = Table(title="runs with a violation: proposal vs current control")
                 for col in ("scenario", "proposal", "current"):
@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
                 for col in ("KPI", "proposal", "current"):
                     table.add_column(col, justify="left" if col == "KPI" else "right")
                 for k in v.kpis:
-                    table.add_row(k["kpi"], f"{k['proposal']:,.4g}", f"{k['current']:,.4g}")
+                    table.add_row(safe(k["kpi"]), f"{k['proposal']:,.4g}", f"{k['current']:,.4g}")
                 console.print(table)
             if trace is not None and v.trace:
                 console.print(f"trace written to {trace}")

@@ -161,15 +161,10 @@ def parse_proposal(data: Any, file: str = "<proposal>") -> SetpointProposal | Co
 
 
 def load_proposal(path: str | Path) -> SetpointProposal | ControllerProposal:
-    import yaml
+    """A proposal file, read through the bounded loader (size, binary, nesting, aliases, tags)."""
+    from twinforge.inputs import read_yaml
 
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(
-            [Issue(message=f"cannot read the proposal: {exc}", file=str(path))], summary="unreadable proposal"
-        ) from None
-    return parse_proposal(data, file=str(path))
+    return parse_proposal(read_yaml(path, what="proposal"), file=str(path))
 
 
 def _split(ref: str) -> tuple[str, str]:
