@@ -54,8 +54,8 @@ def register(app: typer.Typer) -> None:
             for r in v.reasons:
                 console.print(f"  {safe(r)}", highlight=False)
             if v.scenarios:
-                table = Table(title="runs with a violation: proposal vs current control")
-                for col in ("scenario", "proposal", "current"):
+                table = Table(title="runs with a violation", title_justify="left")
+                for col in ("scenario", "proposal", "current control"):
                     table.add_column(col, justify="left" if col == "scenario" else "right")
                 for s in v.scenarios:
                     n = s["replications"]
@@ -64,8 +64,8 @@ def register(app: typer.Typer) -> None:
                     )
                 console.print(table)
             if v.kpis:
-                table = Table(title="nominal KPIs (mean): proposal vs current control")
-                for col in ("KPI", "proposal", "current"):
+                table = Table(title="nominal KPIs (mean)", title_justify="left")
+                for col in ("KPI", "proposal", "current control"):
                     table.add_column(col, justify="left" if col == "KPI" else "right")
                 for k in v.kpis:
                     table.add_row(safe(k["kpi"]), f"{k['proposal']:,.4g}", f"{k['current']:,.4g}")

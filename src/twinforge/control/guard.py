@@ -88,7 +88,7 @@ def judge(
         first = broken["violations"][0]
         verdict.verdict, verdict.stage = "reject", "constraints"
         verdict.violation = {**first, "scenario": broken["scenario"], "replication": broken["replication"]}
-        when = f" at {first['time_h']:g} h" if first["time_h"] is not None else ""
+        when = f" at {first['time_h']:.2f} h" if first["time_h"] is not None else ""
         value = f" (value {first['value']:g})" if first["value"] is not None else ""
         verdict.reasons = [
             f"{first['constraint']}: violated{when}{value} in scenario {broken['scenario']}, "
