@@ -89,28 +89,10 @@ def constraints_for(twin: TwinSpec, proposal: Any) -> list[Constraint]:
                         )
                     )
     for lim in limits:
-        if isinstance(lim, SignalLimit):
-            out.append(
-                Constraint(
-                    "signal",
-                    f"{lim.signal} within [{_g(lim.min)}, {_g(lim.max)}] (your limit)",
-                    h,
-                    signal=lim.signal,
-                    lo=lim.min,
-                    hi=lim.max,
-                )
-            )
-        elif isinstance(lim, KpiLimit):
-            out.append(
-                Constraint(
-                    "kpi",
-                    f"{lim.kpi} within [{_g(lim.min)}, {_g(lim.max)}] (your limit)",
-                    h,
-                    kpi=lim.kpi,
-                    lo=lim.min,
-                    hi=lim.max,
-                )
-            )
+        if isinstance(lim, SignalLimit | KpiLimit):
+            kind, ref = ("signal", lim.signal) if isinstance(lim, SignalLimit) else ("kpi", lim.kpi)
+            label = f"{ref} within [{_g(lim.min)}, {_g(lim.max)}] (your limit)"
+            out.append(Constraint(kind, label, h, lo=lim.min, hi=lim.max, **{kind: ref}))
         elif isinstance(lim, SwitchingLimit):
             out.append(
                 Constraint(

@@ -27,30 +27,27 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class SignalLimit(_Model):
+class _Range(_Model):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> _Range:
+        what = getattr(self, "signal", None) or getattr(self, "kpi", "a value")
+        _check_range(self.min, self.max, what)
+        return self
+
+
+class SignalLimit(_Range):
     """A state of a node kept between ``min`` and ``max`` (in the state's catalogue unit)."""
 
     signal: str = Field(description="node.state, e.g. tower.level")
-    min: float | None = None
-    max: float | None = None
-
-    @model_validator(mode="after")
-    def _bounds(self) -> SignalLimit:
-        _check_range(self.min, self.max, self.signal)
-        return self
 
 
-class KpiLimit(_Model):
+class KpiLimit(_Range):
     """A KPI of the run (as ``twinforge simulate`` names it) kept between ``min`` and ``max``."""
 
     kpi: str = Field(description="e.g. energy, tower.mean_level, packer.throughput")
-    min: float | None = None
-    max: float | None = None
-
-    @model_validator(mode="after")
-    def _bounds(self) -> KpiLimit:
-        _check_range(self.min, self.max, self.kpi)
-        return self
 
 
 class SwitchingLimit(_Model):
