@@ -113,25 +113,50 @@ def register(app: typer.Typer) -> None:
         file: Annotated[Path, typer.Argument(help="CSV or Parquet file")],
         mapping: Annotated[Path, typer.Option("--mapping", "-m", help="Column mapping YAML")],
         store: StoreOpt = None,
+        show: Annotated[int, typer.Option(help="List at most this many quarantined rows")] = 20,
     ) -> None:
-        """Import a CSV/Parquet file into the store through a column mapping (units converted)."""
+        """Import a CSV/Parquet file into the store through a column mapping (units converted).
+
+        Prints what was stored and what was quarantined (with line numbers and reasons). Running
+        it again on the same file is safe: rows are rewritten, not duplicated. Exit code 1 when the
+        file could not be read to its end (the rows before are stored)."""
         from twinforge.data import FileMapping, ingest_file, open_store
         from twinforge.spec import load_spec
 
         spec = load_spec(twin)
         fmap = FileMapping.from_yaml(mapping)
+        console = _console()
         with open_store(store) as st:
             report = ingest_file(spec, file, fmap, st)
             table = Table("", "", title=f"ingest into {st.path}")
             for k, v in report.as_rows():
                 table.add_row(k, v)
-            _console().print(table)
+            console.print(table)
+            if report.problems and show > 0:
+                listed = Table("where", "why not stored", title="quarantined", title_justify="left")
+                for where, why in report.problems[:show]:
+                    listed.add_row(where, why)
+                console.print(listed)
             if report.quarantine_records:
-                _console().print(
-                    f"[yellow]{report.quarantine_records} quarantine record(s)[/yellow]: "
-                    f"twinforge store quarantine --store {st.path}",
+                more = report.quarantine_records - min(show, len(report.problems))
+                console.print(
+                    f"[yellow]{report.quarantine_records} quarantine record(s)[/yellow]"
+                    + (f" ({more} not listed)" if more > 0 else "")
+                    + f": twinforge store quarantine --store {st.path}",
                     highlight=False,
                 )
+        if not report.complete:
+            unit = report.position
+            rest = f"{report.lines_not_read} {unit}(s)" if report.lines_not_read is not None else "the rest"
+            from twinforge.cli.main import err_console
+
+            err_console.print(
+                f"[red bold]incomplete:[/red bold] {file}: reading stopped at {unit} {report.stopped_at}: "
+                f"{report.stopped}; {rest} from there on not stored. Fix the file and run the same "
+                "command again (rows already stored are rewritten, not duplicated).",
+                highlight=False,
+            )
+            raise typer.Exit(1)
 
     @app.command("ingest-mqtt")
     @cli_errors
@@ -457,16 +482,38 @@ def register(app: typer.Typer) -> None:
     def store_quarantine(
         store: StoreOpt = None,
         limit: Annotated[int, typer.Option(help="Show at most this many (newest last)")] = 50,
+        twin: Annotated[str | None, typer.Option(help="Only this twin (name or spec file)")] = None,
+        source: Annotated[
+            str | None, typer.Option(help="Only this source: mqtt, file, store (refused by the store)")
+        ] = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print JSON lines (full payload text) instead of a table")
+        ] = False,
     ) -> None:
-        """What could not be stored, with where it came from and why."""
+        """What could not be stored, with where it came from (topic, file line) and why."""
         from twinforge.data import open_store
 
         with open_store(store, read_only=True) as st:
-            frame = st.quarantined()
-        table = Table(
-            "received", "source", "location", "reason", "payload", title=f"{len(frame)} quarantined"
+            frame = st.quarantined(_twin_name(twin) if twin else None, source)
+        shown = frame.tail(limit) if limit > 0 else frame.iloc[0:0]
+        if as_json:
+            for r in shown.itertuples(index=False):
+                row = {
+                    "id": int(r.id),
+                    "received": r.received.isoformat(),
+                    "twin": r.twin,
+                    "source": r.source,
+                    "location": r.location,
+                    "reason": r.reason,
+                    "payload": r.text,
+                }
+                typer.echo(json.dumps(row, ensure_ascii=False))
+            return
+        title = f"{len(frame)} quarantined" + (
+            f", last {len(shown)} shown" if len(shown) < len(frame) else ""
         )
-        for r in frame.tail(limit).itertuples(index=False):
+        table = Table("received", "source", "location", "reason", "payload", title=title)
+        for r in shown.itertuples(index=False):
             text = r.text if len(r.text) <= 60 else r.text[:57] + "..."
             table.add_row(str(r.received)[:19], r.source, r.location or "", r.reason, text)
         _console().print(table)

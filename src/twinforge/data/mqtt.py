@@ -22,11 +22,16 @@ wildcards. The default template is ``twinforge/<twin>/{node}/{signal}``. The ing
 subscribes to the literal prefix of each template followed by ``#``, so a message on a topic that
 matches no rule is quarantined instead of never being seen.
 
-What never happens: a message is never dropped silently and never crashes the ingestor. A message
-that is not JSON, lacks a field, has a wrong type, names an unknown node or signal, or carries a
-unit that does not convert goes to the store's quarantine with the reason (for a batch, each bad
-sample separately; the good ones are stored). Values outside the signal's measuring range are
-**stored** with quality ``OUT_OF_RANGE`` (kept for diagnosis, left out of aggregates and state sync).
+What never happens: a message is never dropped silently, never crashes the ingestor and never
+jams it. A message that is not JSON, lacks a field, has a wrong type, names an unknown node or
+signal, carries a unit that does not convert, or holds a time or value the store cannot keep (a
+time outside 1970..2262 such as milliseconds sent as ``ts``, a non-finite value) goes to the
+store's quarantine with the reason (for a batch, each bad sample separately; the good ones are
+stored). Should the store still refuse a batch, the ingestor writes it message by message and
+quarantines the message the store refuses, with the store's error; only when even the quarantine
+cannot be written (the store itself is down) does it wait and retry, acknowledging nothing.
+Values outside the signal's measuring range are **stored** with quality ``OUT_OF_RANGE`` (kept
+for diagnosis, left out of aggregates and state sync).
 
 Delivery: QoS 1 with a persistent session (MQTT 3.1.1 ``clean_session=False``, or MQTT 5
 ``clean_start=False`` with a session expiry), so the broker keeps queueing while the ingestor is
@@ -35,7 +40,10 @@ to the store: at-least-once end to end; redeliveries rewrite the same rows (last
 the network thread and the writer sits a bounded queue; when it is full the network thread
 **blocks** (backpressure): it stops reading the socket, TCP pushes back and the broker holds the
 messages. Nothing is dropped in the client; the broker must be configured to queue enough for a
-persistent session (see ``docs/data.md``, mosquitto ``max_queued_messages``).
+persistent session (see ``docs/data.md``, mosquitto ``max_queued_messages``). On :meth:`stop`
+the ingestor writes and acknowledges what it holds and waits until the broker has read those
+acknowledgements (an UNSUBSCRIBE round trip) before it disconnects, so a clean restart does not
+get them again.
 """
 
 from __future__ import annotations
@@ -63,7 +71,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 from twinforge.data.errors import BrokerError, DataError, MappingError
 from twinforge.data.model import Quality, QuarantineRecord, UnitConverter, now_us, to_us
 from twinforge.data.signals import SignalIndex, SignalInfo
-from twinforge.data.store import SampleBatch, TimeSeriesStore
+from twinforge.data.store import TIME_WINDOW, SampleBatch, TimeSeriesStore, time_problem, value_problem
 from twinforge.errors import TwinforgeError
 from twinforge.spec import TwinSpec
 
@@ -173,7 +181,9 @@ class MqttMapping(BaseModel):
     def from_yaml(cls, path: str | Path) -> MqttMapping:
         p = Path(path)
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+            from twinforge.inputs import read_yaml  # bounded: size, binary, UTF-8, depth, aliases, tags
+
+            data = read_yaml(p, "topic mapping")
         except OSError as exc:
             raise MappingError(f"cannot read topic mapping {p}: {exc.strerror}") from None
         except yaml.YAMLError as exc:
@@ -327,6 +337,12 @@ class MessageDecoder:
         except json.JSONDecodeError as exc:
             reject(f"payload is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})")
             return result
+        except ValueError as exc:  # e.g. an integer of more than 4300 digits
+            reject(f"payload is not valid JSON: {exc}")
+            return result
+        except RecursionError:
+            reject("payload is not valid JSON for twinforge: it nests arrays or objects too deeply")
+            return result
         if not isinstance(data, dict):
             reject(
                 f"payload must be a JSON object ({{'ts': ..., 'value': ...}} or {{'samples': [...]}}), "
@@ -388,13 +404,21 @@ class MessageDecoder:
                 ts_us = to_us(ts)
             except DataError as exc:
                 raise _Reject(f"'ts': {exc}") from None
+            except (OverflowError, ValueError):  # ISO text of a year pandas cannot hold
+                raise _Reject(f"'ts' {ts!r}: time is outside the storable window {TIME_WINDOW}") from None
+            field = "ts"
         elif "ts_ms" in item:
             ts = item["ts_ms"]
             if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts):
                 raise _Reject(f"'ts_ms' must be a number of milliseconds, found {ts!r}")
             ts_us = round(ts * 1000)
+            field = "ts_ms"
         else:
             raise _Reject("missing field 'ts' (epoch seconds or ISO 8601) or 'ts_ms'")
+        problem = time_problem(ts_us)
+        if problem is not None:
+            shown = repr(ts) if not isinstance(ts, int) or ts.bit_length() < 200 else "(a huge integer)"
+            raise _Reject(f"'{field}' {shown}: {problem}")
         quality = Quality.GOOD
         if "quality" in item:
             q = item["quality"]
@@ -409,6 +433,11 @@ class MessageDecoder:
             if not isinstance(src_unit, str):
                 raise _Reject(f"'unit' must be text, found {src_unit!r}")
             value = self._converter(src_unit, info)(value)
+            if value_problem(value) is not None:
+                raise _Reject(
+                    f"'value' {item['value']!r} {src_unit} is {value} {info.unit or ''} in the signal's "
+                    "unit, not a finite number"
+                )
         if info.range is not None and not (info.range[0] <= value <= info.range[1]):
             quality = Quality.OUT_OF_RANGE
             result.out_of_range += 1
@@ -447,6 +476,8 @@ class IngestStats:
     backpressure_waits: int = 0
     queue_high_water: int = 0
     store_errors: int = 0
+    #: messages quarantined because the store refused to write them (found by writing one by one)
+    store_rejected: int = 0
     last_error: str | None = None
 
     @property
@@ -534,6 +565,11 @@ class MqttIngestor:
         self._connect_error: str | None = None
         self._on_batch: list[Callable[[IngestStats], None]] = []
         self._on_samples: list[Callable[[SampleBatch], None]] = []
+        self._subscribe_mid: int | None = None
+        self._fence = threading.Event()  # the broker answered our UNSUBSCRIBE fence (see stop())
+        self._fence_lock = threading.Lock()
+        self._fence_mid: int | None = None
+        self._fence_early: set[int] = set()
 
         kwargs: dict[str, Any] = {
             "callback_api_version": paho.CallbackAPIVersion.VERSION2,
@@ -553,6 +589,8 @@ class MqttIngestor:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_unsubscribe = self._on_unsubscribe
+        self.client.on_subscribe = self._on_subscribe
         self._connect_kwargs: dict[str, Any] = {"keepalive": keepalive_s}
         if protocol == "5":
             props = Properties(PacketTypes.CONNECT)
@@ -571,7 +609,7 @@ class MqttIngestor:
 
     def start(self, wait_s: float | None = 10.0) -> MqttIngestor:
         """Connect (retrying in the background) and start writing; wait up to ``wait_s`` for the
-        first connection (None: do not wait)."""
+        first connection and its subscriptions to be confirmed (None: do not wait)."""
         self._writer = threading.Thread(target=self._write_loop, name="twinforge-mqtt-writer", daemon=True)
         self._writer.start()
         self.client.connect_async(self.host, self.port, **self._connect_kwargs)
@@ -631,22 +669,57 @@ class MqttIngestor:
         with contextlib.suppress(queue.Full):
             self._queue.put(_STOP, timeout=timeout_s)
         self._writer.join(timeout_s)
+        if not self._writer.is_alive():
+            # what arrived after the stop marker: store and acknowledge it while still connected,
+            # so that a persistent session does not get it again
+            leftovers = self._drain()
+            if leftovers:
+                self._flush_items(leftovers, ack=True)
+            self._wait_acks_read(min(timeout_s, 10.0))
         self.client.disconnect()
         self.client.loop_stop()
-        # anything that slipped in after the stop marker: store it (unacknowledged; a persistent
-        # session gets it again and the rewrite is harmless)
-        leftovers = []
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _STOP:
-                leftovers.append(item)
+        # anything that slipped in since: store it (unacknowledged; a persistent session gets it
+        # again and the rewrite is harmless)
+        leftovers = self._drain()
         if leftovers:
             self._flush_items(leftovers, ack=False)
         self._writer = None
         return self.stats
+
+    def _wait_acks_read(self, timeout_s: float) -> None:
+        """Wait until the broker has read our acknowledgements: it answers packets of a client in
+        order, so the reply to a (harmless) UNSUBSCRIBE sent after them proves it. Disconnecting
+        sooner can make a broker that is busy (mosquitto writing its snapshot on every change) drop
+        the unread PUBACKs with the closed connection, and redeliver those messages to the session."""
+        if not self.connected:
+            return
+        rc, mid = self.client.unsubscribe(f"twinforge/ack-fence/{self.client_id}")  # not under our lock
+        if rc != paho.MQTT_ERR_SUCCESS or mid is None:
+            return
+        with self._fence_lock:
+            if mid in self._fence_early:  # the answer overtook us
+                self._fence_early.discard(mid)
+                return
+            self._fence.clear()
+            self._fence_mid = mid
+        self._fence.wait(timeout_s)
+
+    def _on_unsubscribe(self, _c: paho.Client, _u: Any, mid: int, *_rest: Any) -> None:
+        with self._fence_lock:
+            if mid == self._fence_mid:
+                self._fence.set()
+            else:
+                self._fence_early.add(mid)
+
+    def _drain(self) -> list[tuple[Any, ...]]:
+        items = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return items
+            if item is not _STOP:
+                items.append(item)
 
     # -- network thread ------------------------------------------------------------------
     def _on_connect(self, client: paho.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
@@ -658,9 +731,10 @@ class MqttIngestor:
         self.stats.connects += 1
         if getattr(flags, "session_present", False):
             self.stats.session_resumed += 1
-        # (re)subscribe every time: a resumed session keeps them, a new one needs them
-        client.subscribe([(topic, self.qos) for topic in self.mapping.subscriptions()])
-        self._connected.set()
+        # (re)subscribe every time: a resumed session keeps them, a new one needs them. The
+        # ingestor counts as connected once the broker confirmed them (_on_subscribe): a message
+        # published before that would find no subscriber on a new session and be dropped
+        _rc, self._subscribe_mid = client.subscribe([(t, self.qos) for t in self.mapping.subscriptions()])
         log.info(
             "connected to %s:%s as %s (session present: %s)",
             self.host,
@@ -668,6 +742,20 @@ class MqttIngestor:
             self.client_id,
             getattr(flags, "session_present", None),
         )
+
+    def _on_subscribe(self, _c: paho.Client, _u: Any, mid: int, reason_codes: Any, _p: Any) -> None:
+        if mid != self._subscribe_mid:
+            return
+        refused = [str(r) for r in reason_codes if getattr(r, "is_failure", False)]
+        if refused:
+            self._connect_error = (
+                f"broker refused the subscription to {', '.join(self.mapping.subscriptions())}: "
+                f"{', '.join(refused)}"
+            )
+            self.stats.last_error = self._connect_error
+            log.error("%s", self._connect_error)
+            return
+        self._connected.set()
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         self._generation += 1  # messages of the lost connection can no longer be acknowledged
@@ -739,7 +827,13 @@ class MqttIngestor:
                 items, batch, quarantine = [], SampleBatch(), []
                 self._pending = False
 
-    def _decode(self, item: tuple[Any, ...], batch: SampleBatch, quarantine: list[QuarantineRecord]) -> None:
+    def _decode(
+        self,
+        item: tuple[Any, ...],
+        batch: SampleBatch,
+        quarantine: list[QuarantineRecord],
+        count: bool = True,
+    ) -> None:
         _gen, _mid, _qos, topic, payload, received = item
         try:
             res = self.decoder.decode(topic, payload, received, batch, quarantine)
@@ -756,7 +850,60 @@ class MqttIngestor:
                 )
             )
             res = DecodeResult(quarantined=1)
-        self.stats.out_of_range += res.out_of_range
+        if count:
+            self.stats.out_of_range += res.out_of_range
+
+    def _store_failed(self, exc: Exception, attempt: int) -> None:
+        self.stats.store_errors += 1
+        self.stats.last_error = f"store write failed: {exc}"
+        log.error("store write failed (attempt %d): %s", attempt, exc)
+
+    def _write(
+        self, items: list[tuple[Any, ...]], batch: SampleBatch, quarantine: list[QuarantineRecord]
+    ) -> tuple[SampleBatch, int, bool]:
+        """Write a decoded batch: ``(samples stored, records quarantined, complete)``.
+
+        When the store refuses the batch, the messages are written one by one, so one message the
+        store cannot take is quarantined (with the store's error) instead of failing the batch on
+        every retry. Only when the quarantine cannot be written either is the store itself down:
+        then wait and retry the same message (forever, unless stopping: then give up after three
+        attempts and return ``complete=False``, leaving the messages unacknowledged).
+        """
+        try:
+            self.store.write_batch(batch, quarantine)
+            return batch, len(quarantine), True
+        except Exception as exc:
+            self._store_failed(exc, 1)
+        stored, quarantined = SampleBatch(), 0
+        attempts, i = 1, 0
+        while i < len(items):
+            _gen, _mid, _qos, topic, payload, received = items[i]
+            one, records = SampleBatch(), []
+            self._decode(items[i], one, records, count=False)
+            try:
+                self.store.write_batch(one, records)
+                for col in ("sid", "ts_us", "value", "quality"):
+                    getattr(stored, col).extend(getattr(one, col))
+                quarantined += len(records)
+                i, attempts = i + 1, 0
+                continue
+            except Exception as exc:
+                refused = f"the store refused to write this message: {exc}"
+            try:
+                record = QuarantineRecord("mqtt", topic, payload, refused, self.spec.name, received)
+                self.store.write_quarantine([record])
+                self.stats.store_rejected += 1
+                log.warning("quarantined a message on %s the store refused: %s", topic, refused)
+                quarantined += 1
+                i, attempts = i + 1, 0
+            except Exception as exc:  # not the message: the store is down
+                attempts += 1
+                self._store_failed(exc, attempts)
+                if self._stopping.is_set() and attempts >= 3:
+                    self.stats.samples_stored += len(stored)
+                    return stored, quarantined, False
+                time.sleep(min(5.0, 0.2 * attempts))
+        return stored, quarantined, True
 
     def _flush_items(self, items: list[tuple[Any, ...]], ack: bool) -> None:
         batch, quarantine = SampleBatch(), []
@@ -767,22 +914,12 @@ class MqttIngestor:
     def _commit(
         self, items: list[tuple[Any, ...]], batch: SampleBatch, quarantine: list[QuarantineRecord], ack: bool
     ) -> None:
-        attempts = 0
-        while True:
-            try:
-                self.store.write_batch(batch, quarantine)
-                break
-            except Exception as exc:
-                attempts += 1
-                self.stats.store_errors += 1
-                self.stats.last_error = f"store write failed: {exc}"
-                log.error("store write failed (attempt %d): %s", attempts, exc)
-                if self._stopping.is_set() and attempts >= 3:
-                    return  # unacknowledged: the broker redelivers to the next session
-                time.sleep(min(5.0, 0.2 * attempts))
+        stored, quarantined, complete = self._write(items, batch, quarantine)
+        if not complete:
+            return  # stopping while the store is down: unacknowledged, the broker redelivers
         self.stats.messages += len(items)
-        self.stats.samples_stored += len(batch)
-        self.stats.quarantined += len(quarantine)
+        self.stats.samples_stored += len(stored)
+        self.stats.quarantined += quarantined
         self.stats.batches += 1
         if ack:
             gen = self._generation
@@ -794,9 +931,9 @@ class MqttIngestor:
                 cb(self.stats)
             except Exception:
                 log.exception("on_batch callback failed")
-        if len(batch):
+        if len(stored):
             for sample_cb in self._on_samples:
                 try:
-                    sample_cb(batch)
+                    sample_cb(stored)
                 except Exception:
                     log.exception("on_samples callback failed")

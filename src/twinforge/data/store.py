@@ -11,6 +11,10 @@ parts of twinforge (the AI audit log uses the same configured path):
 ``telemetry.text_records`` maintenance logs: ``twin, node, timestamp, author, text, metadata (JSON)``
 ``telemetry.quarantine``  ``received, twin, source, location, payload (raw bytes), reason``
 
+The store file must be a DuckDB database: a path with a data-file extension (``.csv``,
+``.parquet``, ``.json``, ...) or an existing file that is not a DuckDB database is refused (DuckDB
+would otherwise open a throw-away in-memory database or write a database under a misleading name).
+
 Semantics, decided once for every writer:
 
 - **Duplicates** — a sample with the same (twin, node, signal, timestamp) as a stored one
@@ -19,12 +23,18 @@ Semantics, decided once for every writer:
 - **Out-of-order timestamps** are accepted as they come; every query sorts by time.
 - Timestamps are UTC, microsecond resolution; time buckets are aligned to the Unix epoch.
 - Writes are bulk (Arrow tables), one transaction per batch.
+- **Validation before the write**: a sample whose time lies outside ``1970-01-01 .. 2262-04-11``
+  (the epoch up to the last instant pandas holds in nanoseconds), whose value is not finite or
+  whose quality code is unknown is never written (it would break the batch or every later read):
+  it goes to the quarantine with the reason, and the good samples of the same batch are stored.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import math
 import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -48,11 +58,111 @@ from twinforge.data.model import (
     to_us,
 )
 
+log = logging.getLogger(__name__)
+
 #: Environment variable naming the store when ``--store`` is not given.
 STORE_ENV = "TWINFORGE_STORE"
 #: Store path when neither ``--store`` nor ``TWINFORGE_STORE`` says otherwise (relative to the cwd).
 DEFAULT_STORE_PATH = Path(".twinforge") / "twinforge.duckdb"
 MEMORY = ":memory:"
+
+
+#: Earliest time the store accepts (µs since the epoch): the Unix epoch.
+TIME_MIN_US = 0
+#: Latest time the store accepts (µs since the epoch): the last instant of a pandas nanosecond
+#: timestamp, 2262-04-11 23:47:16.854775 UTC (readers hand samples to pandas).
+TIME_MAX_US = int(pd.Timestamp.max.value) // 1000
+TIME_WINDOW = "1970-01-01 .. 2262-04-11 UTC"
+
+#: File extensions of data files: a store path ending so is a mistake (``--store data.csv``).
+DATA_FILE_SUFFIXES = frozenset(
+    {
+        *(".csv", ".tsv", ".txt", ".dat", ".parquet", ".pq", ".json", ".jsonl", ".ndjson"),
+        *(".yaml", ".yml", ".toml", ".xml", ".xlsx", ".xls", ".ods", ".feather", ".arrow", ".ipc"),
+        *(".avro", ".orc", ".h5", ".hdf5", ".npy", ".npz", ".pkl", ".pickle", ".sqlite", ".sqlite3"),
+        *(".gz", ".bz2", ".xz", ".zst", ".zip", ".tar", ".md", ".html", ".log"),
+    }
+)
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
+
+
+def time_problem(ts_us: Any) -> str | None:
+    """Why a time (integer µs since the epoch) cannot be stored, or None when it can."""
+    if isinstance(ts_us, bool) or not isinstance(ts_us, int | float | np.integer | np.floating):
+        return f"time {ts_us!r} is not a number of microseconds since the epoch"
+    if isinstance(ts_us, float | np.floating) and not math.isfinite(ts_us):
+        return f"time {ts_us} is not finite"
+    if TIME_MIN_US <= ts_us <= TIME_MAX_US:
+        return None
+    try:
+        stamp = pd.Timestamp(int(ts_us), unit="us")
+        where = f"{stamp.year}-{stamp.month:02d}-{stamp.day:02d} {stamp.hour:02d}:{stamp.minute:02d} UTC"
+    except (OverflowError, ValueError):  # beyond what pandas holds even in µs
+        magnitude = int(ts_us).bit_length() * math.log10(2)
+        where = f"about {'-' if ts_us < 0 else ''}10^{magnitude:.0f} µs from 1970"
+    hint = ""
+    for factor in (1_000, 1_000_000, 1_000_000_000):
+        if ts_us > 0 and TIME_MIN_US <= ts_us // factor <= TIME_MAX_US:
+            hint = (
+                f"; divided by {factor:,} it would fit: a finer time unit than expected "
+                "(milliseconds or microseconds where seconds or milliseconds belong)?"
+            )
+            break
+    return f"time is outside the storable window {TIME_WINDOW} ({where}){hint}"
+
+
+def value_problem(value: Any) -> str | None:
+    """Why a sample value cannot be stored (it must be a finite number), or None when it can."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return f"value {value!r} is not a number"
+    try:
+        ok = math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return f"value {value} is too large for a 64-bit float"
+    return None if ok else f"value {value} is not a finite number"
+
+
+def sample_problem(ts_us: Any, value: Any, quality: Any = 0) -> str | None:
+    """Why one sample cannot be stored, or None: the rule :meth:`DuckDBStore.write_batch` applies,
+    for ingest paths that check each sample with its context (topic, file row) before batching."""
+    problem = time_problem(ts_us) or value_problem(value)
+    if problem is None and (
+        isinstance(quality, bool)
+        or not isinstance(quality, int | np.integer)
+        or not 0 <= quality <= max(Quality)
+    ):
+        problem = f"quality code {quality!r} is not one of 0..{int(max(Quality))}"
+    return problem
+
+
+def check_store_path(path: str | os.PathLike[str]) -> None:
+    """Refuse a store path that is not (and cannot become) a DuckDB database: a data-file
+    extension, a folder, or an existing file that is not a DuckDB database."""
+    where = str(path)
+    if where == MEMORY:
+        return
+    p = Path(where)
+    suffix = p.suffix.lower()
+    if suffix in DATA_FILE_SUFFIXES:
+        raise StoreError(
+            f"store path {where!r} has the data-file extension {suffix!r}: a store is a DuckDB "
+            "database file (e.g. .twinforge/twinforge.duckdb); pass the file to 'twinforge ingest' "
+            "and a .duckdb path as --store"
+        )
+    if p.is_dir():
+        raise StoreError(f"store path {where!r} is a folder; name a DuckDB database file inside it")
+    if p.exists():
+        try:
+            with p.open("rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise StoreError(f"cannot read store {where!r}: {exc.strerror}") from None
+        if head[8:12] != _DUCKDB_MAGIC:
+            what = "an empty file" if not head else "not a DuckDB database"
+            raise StoreError(
+                f"store path {where!r} exists and is {what}; refusing to open it as the store "
+                "(name a new file or an existing DuckDB database)"
+            )
 
 
 def resolve_store_path(path: str | os.PathLike[str] | None = None) -> str:
@@ -119,6 +229,7 @@ class TimeSeriesStore(Protocol):
         self, twin: str, frame: pd.DataFrame, units: dict[tuple[str, str], str] | None = None
     ) -> int: ...
     def write_quarantine(self, records: Sequence[QuarantineRecord]) -> int: ...
+    def clear_file_quarantine(self, twin: str, file_name: str, first: int, last: int | None) -> int: ...
     def write_events(self, twin: str, events: pd.DataFrame | Sequence[dict[str, Any]]) -> int: ...
     def write_text_records(self, twin: str, records: pd.DataFrame | Sequence[dict[str, Any]]) -> int: ...
 
@@ -252,6 +363,7 @@ class DuckDBStore:
         #: bumped on every alert written, updated or acknowledged (readers cache against it)
         self.alerts_version = 0
         self._sids: dict[tuple[str, str, str], int] = {}
+        check_store_path(self.path)
         if self.path != MEMORY:
             p = Path(self.path)
             if read_only and not p.exists():
@@ -348,29 +460,34 @@ class DuckDBStore:
     def write_batch(self, batch: SampleBatch, quarantine: Sequence[QuarantineRecord] = ()) -> int:
         """Store samples and quarantine records in one transaction; returns samples written.
 
-        Within the batch a later sample replaces an earlier one with the same series and time.
+        Every sample is checked first (:func:`sample_problem`: time window, finite value, known
+        quality): a bad one is quarantined (source ``store``) instead of failing the batch, the
+        good ones are written. Within the batch a later sample replaces an earlier one with the
+        same series and time.
         """
         self._check_writable()
         n = len(batch)
         if n == 0 and not quarantine:
             return 0
         table = None
+        rejected: list[QuarantineRecord] = []
         if n:
-            sid = np.asarray(batch.sid, dtype=np.int32)
-            ts = np.asarray(batch.ts_us, dtype=np.int64)
-            value = np.asarray(batch.value, dtype=np.float64)
-            quality = np.asarray(batch.quality, dtype=np.uint8)
+            (sid, ts, value, quality), bad = _screen(batch)
+            if bad:
+                rejected = self._rejected_records(batch, bad)
             keep = ~pd.DataFrame({"s": sid, "t": ts}).duplicated(keep="last").to_numpy()
             if not keep.all():
                 sid, ts, value, quality = sid[keep], ts[keep], value[keep], quality[keep]
-            table = pa.table(
-                {
-                    "sid": pa.array(sid, pa.int32()),
-                    "ts": pa.array(ts, pa.timestamp("us")),
-                    "value": pa.array(value, pa.float64()),
-                    "quality": pa.array(quality, pa.uint8()),
-                }
-            )
+            if len(sid):
+                table = pa.table(
+                    {
+                        "sid": pa.array(sid, pa.int32()),
+                        "ts": pa.array(ts, pa.timestamp("us")),
+                        "value": pa.array(value, pa.float64()),
+                        "quality": pa.array(quality, pa.uint8()),
+                    }
+                )
+        records = [*quarantine, *rejected]
         with self._transaction() as con:
             if table is not None:
                 con.register("_tf_batch", table)
@@ -378,9 +495,37 @@ class DuckDBStore:
                     con.execute("INSERT OR REPLACE INTO telemetry.samples SELECT * FROM _tf_batch").fetchall()
                 finally:
                     con.unregister("_tf_batch")
-            if quarantine:
-                self._insert_quarantine(con, quarantine)
+            if records:
+                self._insert_quarantine(con, records)
         return 0 if table is None else table.num_rows
+
+    def _rejected_records(self, batch: SampleBatch, bad: list[tuple[int, str]]) -> list[QuarantineRecord]:
+        """Quarantine records for samples the store refused, named by their series."""
+        names: dict[Any, tuple[str, str]] = {}
+        sids = sorted({batch.sid[i] for i, _ in bad if isinstance(batch.sid[i], int | np.integer)})
+        if sids:
+            rows = self._q(
+                "SELECT sid, twin, node || '.' || signal FROM telemetry.series WHERE sid IN (SELECT unnest(?))",
+                [[int(x) for x in sids]],
+            )
+            names = {r[0]: (r[1], r[2]) for r in rows}
+        out = []
+        for i, reason in bad:
+            sid = batch.sid[i]
+            twin, label = names.get(sid, (None, f"series {sid!r}"))
+            payload = {"series": label, "ts_us": batch.ts_us[i], "value": batch.value[i]}
+            payload["quality"] = batch.quality[i]
+            out.append(
+                QuarantineRecord(
+                    "store",
+                    label,
+                    json.dumps(payload, default=repr).encode(),
+                    f"refused by the store: {reason}",
+                    twin,
+                )
+            )
+        log.warning("store refused %d sample(s) of a batch of %d: %s", len(bad), len(batch), bad[0][1])
+        return out
 
     def write_samples(
         self, twin: str, frame: pd.DataFrame, units: dict[tuple[str, str], str] | None = None
@@ -407,9 +552,10 @@ class DuckDBStore:
             if "quality" in frame.columns
             else np.zeros(len(frame), np.uint8)
         )
-        value = pd.to_numeric(frame["value"], errors="raise").to_numpy(dtype=np.float64)
-        if np.isnan(value).any():
-            raise DataError("sample values must be numbers; found missing values (NaN)")
+        try:
+            value = pd.to_numeric(frame["value"], errors="raise").to_numpy(dtype=np.float64)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"sample values must be numbers: {exc}") from None
         batch = SampleBatch(sids, ts.tolist(), value.tolist(), quality.tolist())
         return self.write_batch(batch)
 
@@ -420,6 +566,19 @@ class DuckDBStore:
         with self._transaction() as con:
             self._insert_quarantine(con, records)
         return len(records)
+
+    def clear_file_quarantine(self, twin: str, file_name: str, first: int, last: int | None) -> int:
+        """Delete the quarantine records of file ``file_name`` (``<name> line N`` / ``<name> row N``)
+        for lines ``first`` to ``last`` (None: to the end): a re-import replaces its records."""
+        self._check_writable()
+        with self._transaction() as con:
+            row = con.execute(
+                "DELETE FROM telemetry.quarantine WHERE source = 'file' AND twin IS NOT DISTINCT FROM ? AND "
+                "(starts_with(location, ?) OR starts_with(location, ?)) AND "
+                "TRY_CAST(regexp_extract(location, ' (?:line|row) ([0-9]+)$', 1) AS BIGINT) BETWEEN ? AND ?",
+                [twin, f"{file_name} line ", f"{file_name} row ", first, last if last is not None else 2**62],
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     @staticmethod
     def _insert_quarantine(con: duckdb.DuckDBPyConnection, records: Sequence[QuarantineRecord]) -> None:
@@ -872,6 +1031,82 @@ class DuckDBStore:
             con.execute("DROP TABLE _tf_parts").fetchall()
             con.execute("DROP TABLE _tf_agg").fetchall()
         return DownsampleReport(int(before), int(after), int(after))
+
+
+def _screen(
+    batch: SampleBatch,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], list[tuple[int, str]]]:
+    """A batch as typed arrays holding only its storable samples, and ``(index, reason)`` of the others."""
+    n = len(batch)
+    try:
+        sid = np.asarray(batch.sid, dtype=np.int64)
+        ts = np.asarray(batch.ts_us, dtype=np.int64)
+        value = np.asarray(batch.value, dtype=np.float64)
+        quality = np.asarray(batch.quality, dtype=np.int64)
+        if ts.shape != (n,) or value.shape != (n,) or quality.shape != (n,) or sid.shape != (n,):
+            raise ValueError("columns of unequal length")
+        if np.asarray(batch.ts_us).dtype.kind not in "iu":  # floats would be truncated silently
+            raise TypeError("times are not integers")
+    except (OverflowError, ValueError, TypeError):
+        return _screen_slow(batch)
+    ok = (
+        (ts >= TIME_MIN_US)
+        & (ts <= TIME_MAX_US)
+        & np.isfinite(value)
+        & (quality >= 0)
+        & (quality <= int(max(Quality)))
+        & (sid >= 0)
+        & (sid <= np.iinfo(np.int32).max)
+    )
+    if ok.all():
+        bad: list[tuple[int, str]] = []
+    else:
+        bad = [
+            (
+                int(i),
+                sample_problem(int(ts[i]), float(value[i]), int(quality[i]))
+                or f"series id {sid[i]} is invalid",
+            )
+            for i in np.flatnonzero(~ok)
+        ]
+        sid, ts, value, quality = sid[ok], ts[ok], value[ok], quality[ok]
+    return (sid.astype(np.int32), ts, value, quality.astype(np.uint8)), bad
+
+
+def _screen_slow(
+    batch: SampleBatch,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], list[tuple[int, str]]]:
+    """:func:`_screen` for batches with values numpy cannot take whole (huge or non-numeric ones)."""
+    good: list[int] = []
+    bad: list[tuple[int, str]] = []
+    columns = (batch.sid, batch.ts_us, batch.value, batch.quality)
+    n = min(len(c) for c in columns)
+    for i in range(max(len(c) for c in columns)):
+        if i >= n:
+            bad.append((i, "sample is incomplete (the batch columns have unequal lengths)"))
+            continue
+        ts = batch.ts_us[i]
+        problem = (
+            f"time {ts!r} is not an integer number of microseconds"
+            if isinstance(ts, bool) or not isinstance(ts, int | np.integer)
+            else sample_problem(ts, batch.value[i], batch.quality[i])
+        )
+        s = batch.sid[i]
+        if problem is None and (
+            isinstance(s, bool) or not isinstance(s, int | np.integer) or not 0 <= s < 2**31
+        ):
+            problem = f"series id {s!r} is invalid"
+        if problem is None:
+            good.append(i)
+        else:
+            bad.append((i, problem))
+    arrays = (
+        np.array([batch.sid[i] for i in good], dtype=np.int32),
+        np.array([batch.ts_us[i] for i in good], dtype=np.int64),
+        np.array([batch.value[i] for i in good], dtype=np.float64),
+        np.array([batch.quality[i] for i in good], dtype=np.uint8),
+    )
+    return arrays, bad
 
 
 def _insert_arrow(con: Any, table_name: str, table: pa.Table) -> None:
