@@ -230,22 +230,23 @@ def _observe(
 
 def run_one(
     twin: TwinSpec,
-    proposal: SetpointProposal | ControllerProposal | None,
+    proposal: SetpointProposal | ControllerProposal | _Current,
     stress: Stress,
     replication: int,
     seed: int,
     controller: Callable[..., Any] | None,
     constraints: list[Constraint],
 ) -> dict[str, Any]:
-    """One replication of one scenario with the proposal in charge (``proposal`` None: the twin's
-    current control). Plain data: KPIs, the first violation of each constraint, the trace."""
-    horizon = proposal.horizon if proposal is not None else constraints[0].horizon if constraints else 86400.0
+    """One replication of one scenario with the proposal in charge (or, for :class:`_Current`, the
+    twin's current control). Plain data: KPIs, the first violation of each constraint, the trace."""
+    horizon = proposal.horizon
     interventions = list(stress.interventions)
     if isinstance(proposal, SetpointProposal):
         interventions += proposal.setpoints
     scenario = Scenario(name=stress.name, interventions=interventions) if interventions else None
     plan = compile_twin(twin, scenario)
-    recorded = sorted({c.signal for c in constraints if c.signal} | set(_observed(proposal)))
+    observed = proposal.observe if isinstance(proposal, ControllerProposal) else []
+    recorded = sorted({c.signal for c in constraints if c.signal} | set(observed))
     model = Model(plan, seed, replication, RunOptions(horizon=horizon, record=tuple(recorded)))
     model.start()
     fault = None
@@ -289,10 +290,6 @@ def run_one(
         "violations": violations,
         "trace": _trace(result, horizon),
     }
-
-
-def _observed(proposal: Any) -> list[str]:
-    return list(proposal.observe) if isinstance(proposal, ControllerProposal) else []
 
 
 def _trace(result: Any, horizon: float) -> dict[str, Any]:
