@@ -299,3 +299,14 @@ def test_thousands_fractions_and_the_same_time(supply_chain, bottling_line):
 def test_both_of_more_than_two_is_ambiguous(pump_station, warehouse):
     r = read("What if both pick zones are down for 2 hours?", warehouse)
     assert r.refusal is not None or all(len(c.plan["changes"]) == 2 for c in r.best)
+
+
+def test_how_long_is_a_named_time_is_that_time_of_the_one_node_that_has_it(bottling_line):
+    """ "how long is the changeover": the setup time of the station that declares one, not a length."""
+    holders = [n.id for n in bottling_line.nodes if "setup_time" in n.parameters]
+    r = read("How long is the changeover?", bottling_line)
+    plans = [c.plan for c in r.best]
+    if len(holders) == 1:
+        assert plans == [{"kind": "status", "target": holders[0], "quantity": "setup_time"}]
+    else:
+        assert all(p["quantity"] == "setup_time" for p in plans) or r.refusal is not None

@@ -1662,13 +1662,18 @@ def _status(reading: Reading, ctx: _Ctx) -> list[Candidate]:
     slots = _entity_slots(cl, ctx.twin)
     for lane in cl.lanes:
         slots.append(_Slot(lane.ids[0], None))
+    named = [k for k, v in cl.quantities.items() if v == 2 and k != "length"]
+    if cl.quantities.get("length") == 2 and named and "length" not in cl.text:
+        del cl.quantities["length"]  # "how long is the changeover": the time of the changeover
     if not slots:
+        if named:  # no part named: a quantity named outright says whose; words that hint at others do not
+            cl.quantities = {k: v for k, v in cl.quantities.items() if v == 2}
         for name in cl.quantities:
-            holders = [
-                n.id for n in ctx.twin.nodes if n.kind != "sensor" and twin_has_quantity(ctx.twin, n, name)
-            ]
-            if len(holders) == 1:
-                slots.append(_Slot(holders[0], None))
+            nodes = [n for n in ctx.twin.nodes if n.kind != "sensor" and twin_has_quantity(ctx.twin, n, name)]
+            if len(nodes) > 1:  # "the changeover": the one station that has one, not the defaults
+                nodes = [n for n in nodes if name in n.parameters] or nodes
+            if len(nodes) == 1:
+                slots.append(_Slot(nodes[0].id, None))
     product = cl.products[0] if len(cl.products) == 1 else None
     for slot in _distinct(slots):
         el = ctx.twin.element(slot.id)
