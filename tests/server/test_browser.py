@@ -46,7 +46,7 @@ def service(tmp_path_factory):
     )
     ws = Workspace(settings, store=str(tmp / "store.duckdb"))
     ws.start_live(broker.address, wait_s=10)
-    ws.start_emulators(backlog_s=200)
+    ws.start_emulators(settings.emulate, backlog_s=200)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -57,6 +57,9 @@ class ServeSettings(BaseModel):
     port: int = Field(8750, ge=1, le=65535)
     #: twin files or folders of twin files (none: the bundled example twins)
     twins: list[str] = Field(default_factory=list)
+    #: twins the demo's emulated plants feed (none of them served, or an empty list: every simulated
+    #: twin with signals)
+    emulate: list[str] = Field(default_factory=lambda: ["bottling-line", "pump-station"])
     #: the workspace folder: twin versions, API keys
     workspace: str = ".twinforge"
     #: MQTT broker "host:port" for live data (none: no live data unless --demo)
@@ -158,7 +161,8 @@ class Workspace:
         return started
 
     def start_emulators(self, names: list[str] | None = None, backlog_s: float | None = None) -> list[str]:
-        """Publish simulated telemetry of ``names`` (default: every simulated twin with signals)."""
+        """Publish simulated telemetry of ``names`` (default, or when none of them is served: every
+        simulated twin with signals)."""
         from twinforge.data.mqtt import parse_broker
         from twinforge.plan.schema import engine_of
 
@@ -171,7 +175,8 @@ class Workspace:
             else self.settings.monitor.warmup_rows * 1.2 * self.settings.monitor.step_s
         )
         out = []
-        for name in names or self.twins.names():
+        served = self.twins.names()
+        for name in [n for n in names or [] if n in served] or served:
             spec = self.twins.get(name)
             if name in self.feeds or not signals_of(spec) or engine_of(spec) != "simulate":
                 continue

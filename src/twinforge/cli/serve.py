@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
                 embedded = EmbeddedBroker().start()
                 ws.broker = embedded.address
             live = ws.start_live(wait_s=10) if ws.broker else []
-            fed = ws.start_emulators() if demo else []
+            fed = ws.start_emulators(settings.emulate) if demo else []
             url = f"http://{settings.host}:{settings.port}/"
             console.print(
                 f"[bold]twinforge serve[/bold] — {len(ws.twins.names())} twins: {', '.join(ws.twins.names())}"

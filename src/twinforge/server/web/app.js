@@ -17,6 +17,11 @@ const el = (tag, attrs = {}, ...kids) => {
   for (const k of kids) if (k != null) e.append(k.nodeType ? k : document.createTextNode(String(k)));
   return e;
 };
+// {"type": "weibull", "shape": 1.8, "scale": 4000} with unit h -> "weibull (shape 1.8, scale 4,000) h"
+const distText = (d, unit) => {
+  const args = Object.entries(d).filter(([k, x]) => k !== "type" && x !== null && x !== undefined).map(([k, x]) => `${k} ${typeof x === "number" ? fmt(x) : x}`);
+  return `${d.type || "distribution"} (${args.join(", ")})${unit ? " " + unit : ""}`;
+};
 const fmt = (x, digits = 4) => {
   if (x === null || x === undefined || Number.isNaN(x)) return "–";
   if (typeof x !== "number") return String(x);
@@ -148,7 +153,7 @@ async function showNode(id) {
   if (n.parameters.length) {
     const kv = el("div", { class: "kv", "data-testid": "node-params" });
     for (const p of n.parameters) {
-      const v = p.value !== null ? `${fmt(p.value)} ${p.unit || ""}` : (p.distribution ? JSON.stringify(p.distribution) : "–");
+      const v = p.value !== null ? `${fmt(p.value)} ${p.unit || ""}` : (p.distribution ? distText(p.distribution, p.unit) : "–");
       kv.append(el("span", { class: "k", title: p.description || "" }, p.name), el("span", {}, v));
     }
     panel.append(el("h3", {}, "Parameters"), kv);
