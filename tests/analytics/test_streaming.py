@@ -49,6 +49,28 @@ def test_monitor_raises_one_alert_naming_node_and_signal(synthetic, pump_station
     assert "flow_meter.Volume Flow RateRMS" in text and "current_meter.Current" in text
 
 
+def test_an_open_alert_names_a_fault_that_takes_over(synthetic, pump_station):
+    """A small anomaly on one signal raises the alert; a much larger fault on another signal while
+    it is open moves the alert to that signal (one "moved" event, no second alert)."""
+    train, test, _labels = synthetic
+    test = test.copy()
+    pressure, current = test.columns.get_loc("Pressure"), test.columns.get_loc("Current")
+    test.iloc[300:400, current] += 5.0  # a modest shift raises the alert
+    test.iloc[330:400, pressure] += 60.0  # then a far larger fault on the pressure
+    det = PCADetector(threshold=FixedThreshold(1.0)).fit(train)
+    monitor = AnomalyMonitor(det, pump_station, Hysteresis(raise_after=3, clear_after=10))
+    events = []
+    for i in range(len(test)):
+        events += monitor.update(test.iloc[i].to_dict(), at=test.index[i]).events
+    kinds = [e.kind for e in events]
+    assert kinds.count("raised") == 1 and kinds.count("moved") == 1, kinds
+    raised = next(e for e in events if e.kind == "raised")
+    moved = next(e for e in events if e.kind == "moved")
+    assert moved.at >= test.index[330] and moved.alert is raised.alert
+    assert (moved.alert.node, moved.alert.signal) == ("pressure_gauge", "Pressure")
+    assert "pressure_gauge.Pressure" in moved.alert.describe()
+
+
 def test_a_single_noisy_sample_does_not_raise_an_alert(synthetic, pump_station):
     train, test, _ = synthetic
     test = test.iloc[:200].copy()

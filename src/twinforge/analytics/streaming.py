@@ -126,7 +126,9 @@ class Alert:
 
 @dataclass(frozen=True)
 class AlertEvent:
-    kind: Literal["raised", "cleared"]
+    #: "moved": while the alert is open, another signal came to contribute most (a new fault that
+    #: dominates the one that raised it); the alert now names that signal and its node
+    kind: Literal["raised", "cleared", "moved"]
     at: Any
     alert: Alert
 
@@ -248,9 +250,30 @@ class AnomalyMonitor:
                 if row_contrib is not None and transition != "raised":
                     alert._accumulated = alert._accumulated + row_contrib
                     alert.contributions = self._shares(alert._accumulated)
+                    if self._moved(alert):
+                        events.append(AlertEvent("moved", when, alert))
             alarm[i] = int(self._state.active)
         self._rows_seen += len(batch)
         return StreamUpdate(batch.index, scores, alarm, events)
+
+    def _moved(self, alert: Alert) -> bool:
+        """Name the signal contributing most when it clearly took over (1.5 times the share of the
+        one named so far), so that two signals of about equal weight do not swap back and forth."""
+        top, top_share = alert.contributions[0]
+        if (top.node, top.signal) == (alert.node, alert.signal):
+            return False
+        named = next(
+            (
+                share
+                for ref, share in alert.contributions
+                if (ref.node, ref.signal) == (alert.node, alert.signal)
+            ),
+            0.0,
+        )
+        if top_share < 1.5 * named:
+            return False
+        alert.node, alert.signal = top.node, top.signal
+        return True
 
     def _shares(self, contributions: np.ndarray) -> list[tuple[SignalRef, float]]:
         total = float(contributions.sum())

@@ -88,7 +88,7 @@ class LiveMonitor:
         self.monitor: Any = None  # AnomalyMonitor once fitted
 
     def feed(self, samples: list[tuple[str, float, float]]) -> list[Any]:
-        """Add samples ``(column, t_s, value)``; the alert events (raised/cleared) they cause."""
+        """Add samples ``(column, t_s, value)``; the alert events (raised/moved/cleared) they cause."""
         if not self.columns or self.status.state == "failed":
             return []
         step = self.settings.step_s
@@ -270,11 +270,18 @@ class LiveTwin:
             )
             self._alert_ids[id(alert)] = stored
         else:
-            stored = self._alert_ids.pop(id(alert), None)
+            ids = self._alert_ids
+            stored = ids.get(id(alert)) if ev.kind == "moved" else ids.pop(id(alert), None)
             if stored is None:
                 return
             self.store.update_alert(
-                stored, ended=alert.ended, peak_score=alert.peak_score, contributions=contributions
+                stored,
+                ended=alert.ended,
+                peak_score=alert.peak_score,
+                contributions=contributions,
+                node=alert.node,
+                signal=alert.signal,
+                text=alert.describe(),
             )
         self.bus.publish(
             "alerts",

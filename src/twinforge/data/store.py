@@ -799,11 +799,26 @@ class DuckDBStore:
         return int(row[0])
 
     def update_alert(
-        self, alert_id: int, *, ended: Any = None, peak_score: float | None = None, contributions: Any = None
+        self,
+        alert_id: int,
+        *,
+        ended: Any = None,
+        peak_score: float | None = None,
+        contributions: Any = None,
+        node: str | None = None,
+        signal: str | None = None,
+        text: str | None = None,
     ) -> None:
-        """Record how an open alert evolved: its end, peak score and signal contributions."""
+        """Record how an open alert evolved: its end, peak score, signal contributions, the signal
+        (and node) contributing most, and its description."""
         self._check_writable()
         with self._transaction() as con:
+            if node is not None and signal is not None:
+                con.execute(
+                    "UPDATE telemetry.alerts SET node = ?, signal = ? WHERE id = ?", [node, signal, alert_id]
+                )
+            if text is not None:
+                con.execute("UPDATE telemetry.alerts SET text = ? WHERE id = ?", [text, alert_id])
             if ended is not None:
                 con.execute(
                     "UPDATE telemetry.alerts SET ended = make_timestamp(?) WHERE id = ?",
