@@ -70,3 +70,21 @@ def test_a_misspelt_id_is_that_node_not_every_node_of_its_stem(bottling_line):
     assert m.ids == ("labeler",) and m.how in ("id", "name")
     (m,) = find_mentions("make the labelerr 5% faster", bottling_line).entities
     assert m.ids == ("labeler",)
+
+
+def test_a_name_word_and_number_shortened_names_the_node_when_only_it_has_that_short_form(pump_station):
+    from twinforge.guard.grounding import find_mentions
+    from twinforge.guard.lexicon import Lexicon
+    from twinforge.spec.io import loads_spec, spec_to_data
+
+    data = spec_to_data(pump_station)
+    for n in data["nodes"]:
+        if n["id"] == "pump":
+            n["name"] = "Pump 1 (duty)"
+        if n["id"] == "valve1":
+            n["name"] = "Valve 1"
+    twin = loads_spec(__import__("yaml").safe_dump(data))
+    (m,) = find_mentions("What if P1 is down for 3 hours?", twin, Lexicon.of(twin)).entities
+    assert m.ids == ("pump",)
+    (m,) = find_mentions("What if V-1 is half closed?", twin, Lexicon.of(twin)).entities
+    assert m.ids == ("valve1",)

@@ -468,6 +468,8 @@ class NodeWords:
     id: str
     kind: str
     ids: set[str] = field(default_factory=set)  # whole-id forms ("buf_fill", "buffill", "valve1")
+    #: short forms of a name's word and number ("Pump 1" -> "p1", "p-1"): ids when only one node has them
+    short: set[str] = field(default_factory=set)
     name: set[str] = field(default_factory=set)  # stems of id parts, name, aliases
     weak: set[str] = field(default_factory=set)  # name words that identify nothing alone ("zone", "side")
     marks: set[str] = field(
@@ -542,6 +544,13 @@ class Lexicon:
                 self.by_weak[w].add(nw.id)
             for form in nw.ids:
                 self.by_id[form] = nw.id
+        owners: dict[str, set[str]] = defaultdict(set)
+        for nw in self.nodes.values():
+            for form in nw.short:
+                owners[form].add(nw.id)
+        for form, ids in owners.items():
+            if len(ids) == 1 and form not in self.by_id:
+                self.by_id[form] = next(iter(ids))  # "P1" for "Pump 1 (duty)", unless "Press 1" is one too
         for p in self.twin.products:
             for form in {p.lower(), p.replace("_", " ").lower()}:
                 self.products[" ".join(stem(t.text) for t in tokenize(normalise(form)))] = p
@@ -592,6 +601,10 @@ class Lexicon:
                 continue
             c = m.group(0).lower()
             nw.ids |= {c, c.replace("-", ""), c.replace("-", " "), c.replace("-", "_")}
+        short_name = node.name if node.kind != "sensor" else ""  # "Pump 1 flow meter" is not P1
+        for m in re.finditer(r"\b([A-Za-z])[A-Za-z]+ #?(\d{1,3})\b", short_name or ""):
+            letter, number = m.group(1).lower(), m.group(2)
+            nw.short |= {f"{letter}{number}", f"{letter}-{number}"}
         texts = [node.id]
         if node.name:
             texts.append(node.name)
