@@ -37,15 +37,17 @@ log = logging.getLogger(__name__)
 
 
 class MonitorConfig(BaseModel):
+    """The settable part of :class:`~twinforge.app.live.MonitorSettings`, with bounds (its defaults)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    method: str = "pca"
-    window: int = Field(10, ge=1, le=1000)
-    quantile: float = Field(0.999, gt=0.5, lt=1.0)
-    step_s: float = Field(1.0, gt=0, le=3600)
-    warmup_rows: int = Field(600, ge=20, le=1_000_000)
-    raise_after: int = Field(5, ge=1)
-    clear_after: int = Field(20, ge=1)
+    method: str = MonitorSettings.method
+    window: int = Field(MonitorSettings.window, ge=1, le=1000)
+    quantile: float = Field(MonitorSettings.quantile, gt=0.5, lt=1.0)
+    step_s: float = Field(MonitorSettings.step_s, gt=0, le=3600)
+    warmup_rows: int = Field(MonitorSettings.warmup_rows, ge=20, le=1_000_000)
+    raise_after: int = Field(MonitorSettings.raise_after, ge=1)
+    clear_after: int = Field(MonitorSettings.clear_after, ge=1)
 
 
 class ServeSettings(BaseModel):
@@ -138,16 +140,7 @@ class Workspace:
         if self.broker is None:
             return []
         host, port = parse_broker(self.broker)
-        m = self.settings.monitor
-        settings = MonitorSettings(
-            method=m.method,
-            window=m.window,
-            quantile=m.quantile,
-            step_s=m.step_s,
-            warmup_rows=m.warmup_rows,
-            raise_after=m.raise_after,
-            clear_after=m.clear_after,
-        )
+        settings = MonitorSettings(**self.settings.monitor.model_dump())
         started = []
         for name in self.twins.names():
             spec = self.twins.get(name)
