@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from twinforge.control.proposal import KpiLimit, SignalLimit, SwitchingLimit
+from twinforge.sim.plan import internal_unit, scalar
 from twinforge.spec import units
 from twinforge.spec.models import TwinSpec
 
@@ -38,15 +39,14 @@ class Constraint:
     per_hour: float | None = None
 
 
-def _declared(twin: TwinSpec, node: Any, name: str, default: bool = False) -> float | None:
-    """A parameter's value in its catalogue unit (``default``: the catalogue's default when the
-    twin does not set it)."""
-    p = node.parameters.get(name)
+def parameter_value(twin: TwinSpec, node: Any, name: str) -> float | None:
+    """A parameter's nominal value in its catalogue unit: as the twin sets it, else the catalogue's
+    default (None when it has neither)."""
+    value = scalar(twin, node, name)
     pdef = node.param_def(name)
-    if p is None or not isinstance(p.value, int | float):
-        return float(pdef.default) if default and pdef is not None and pdef.default is not None else None
-    unit = pdef.unit_for(twin.currency) if pdef else None
-    return units.convert(float(p.value), p.unit or unit, unit) if unit else float(p.value)
+    if value is None or pdef is None:
+        return value
+    return units.convert(value, internal_unit(twin, node, name), pdef.unit_for(twin.currency))
 
 
 def constraints_for(twin: TwinSpec, proposal: Any) -> list[Constraint]:
@@ -63,7 +63,7 @@ def constraints_for(twin: TwinSpec, proposal: Any) -> list[Constraint]:
             out.append(
                 Constraint("dry", f"{n.id} does not run dry", h, signal=level, kpi=f"{n.id}.unmet_demand")
             )
-            lo, hi = _declared(twin, n, "low_level"), _declared(twin, n, "high_level")
+            lo, hi = parameter_value(twin, n, "low_level"), parameter_value(twin, n, "high_level")
             if level not in user_signals and (lo is not None or hi is not None):
                 out.append(
                     Constraint(
@@ -80,7 +80,7 @@ def constraints_for(twin: TwinSpec, proposal: Any) -> list[Constraint]:
                 ("temperature", "max_temperature", "degC"),
                 ("vibration", "max_vibration", "mm/s"),
             ):
-                limit = _declared(twin, n, param, default=True)  # max_temperature defaults to 90 degC
+                limit = parameter_value(twin, n, param)  # max_temperature defaults to 90 degC
                 ref = f"{n.id}.{state}"
                 if limit is not None and ref not in user_signals:
                     out.append(
@@ -168,4 +168,4 @@ def first_violation(
     }
 
 
-__all__ = ["Constraint", "constraints_for", "first_violation"]
+__all__ = ["Constraint", "constraints_for", "first_violation", "parameter_value"]

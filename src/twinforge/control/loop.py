@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from twinforge.control.constraints import Constraint, constraints_for, first_violation
+from twinforge.control.constraints import Constraint, constraints_for, first_violation, parameter_value
 from twinforge.control.proposal import ControllerProposal, SetpointProposal, proposal_problems
 from twinforge.scenario.models import Outage, ScaleParameter, Scenario, Setpoint
 from twinforge.sim.model import Model, RunOptions
@@ -123,11 +123,8 @@ def _actuators(twin: TwinSpec, proposal: ControllerProposal) -> dict[str, _Actua
         unit = pdef.unit_for(twin.currency) or None
         lo = b.min if b.min is not None else pdef.bounds[0]
         hi = b.max if b.max is not None else pdef.bounds[1]
-        p = node.parameters.get(name)
-        if p is not None:
-            value = units.convert(float(p.value), p.unit or unit, unit) if unit else float(p.value)
-        else:
-            value = float(pdef.default) if pdef.default is not None else math.nan
+        value = parameter_value(twin, node, name)
+        value = math.nan if value is None else value
         out[ref] = _Actuator(ref, node_id, name, lo, hi, unit, internal_unit(twin, node, name), value)
     return out
 
@@ -228,23 +225,33 @@ def _observe(
     return obs
 
 
+def compile_stress(
+    twin: TwinSpec, proposal: SetpointProposal | ControllerProposal | _Current, stress: Stress
+) -> Any:
+    """The simulation plan of one scenario, with a setpoint proposal's changes in it (compiled once,
+    run for every replication)."""
+    interventions = list(stress.interventions)
+    if isinstance(proposal, SetpointProposal):
+        interventions += proposal.setpoints
+    return compile_twin(
+        twin, Scenario(name=stress.name, interventions=interventions) if interventions else None
+    )
+
+
 def run_one(
     twin: TwinSpec,
     proposal: SetpointProposal | ControllerProposal | _Current,
     stress: Stress,
+    plan: Any,
     replication: int,
     seed: int,
     controller: Callable[..., Any] | None,
     constraints: list[Constraint],
 ) -> dict[str, Any]:
-    """One replication of one scenario with the proposal in charge (or, for :class:`_Current`, the
-    twin's current control). Plain data: KPIs, the first violation of each constraint, the trace."""
+    """One replication of one scenario (its ``plan`` from :func:`compile_stress`) with the proposal in
+    charge (or, for :class:`_Current`, the twin's current control). Plain data: KPIs, the first
+    violation of each constraint, the trace."""
     horizon = proposal.horizon
-    interventions = list(stress.interventions)
-    if isinstance(proposal, SetpointProposal):
-        interventions += proposal.setpoints
-    scenario = Scenario(name=stress.name, interventions=interventions) if interventions else None
-    plan = compile_twin(twin, scenario)
     observed = proposal.observe if isinstance(proposal, ControllerProposal) else []
     recorded = sorted({c.signal for c in constraints if c.signal} | set(observed))
     model = Model(plan, seed, replication, RunOptions(horizon=horizon, record=tuple(recorded)))
@@ -321,18 +328,18 @@ def run_proposal(
     scenarios = stresses(twin, proposal)
     runs: list[dict[str, Any]] = []
     for s in scenarios if proposed else []:
+        plan = compile_stress(twin, proposal, s)
         for r in range(reps):
-            runs.append(run_one(twin, proposal, s, r, seed, controller, constraints))
+            runs.append(run_one(twin, proposal, s, plan, r, seed, controller, constraints))
             if runs[-1]["fault"]:
                 return {"problems": [], "runs": runs, "baseline": []}  # broken: the rest cannot tell more
     base: list[dict[str, Any]] = []
     if baseline:
         kept = [c for c in constraints if c.kind != "switching"]
-        base = [
-            run_one(twin, _Current(proposal.horizon), s, r, seed, None, kept)
-            for s in scenarios
-            for r in range(reps)
-        ]
+        current = _Current(proposal.horizon)
+        for s in scenarios:
+            plan = compile_stress(twin, current, s)
+            base += [run_one(twin, current, s, plan, r, seed, None, kept) for r in range(reps)]
     return {"problems": [], "runs": runs, "baseline": base}
 
 
@@ -346,4 +353,4 @@ class _Current:
         return []
 
 
-__all__ = ["ControllerFault", "Stress", "run_one", "run_proposal", "stresses"]
+__all__ = ["ControllerFault", "Stress", "compile_stress", "run_one", "run_proposal", "stresses"]
