@@ -811,25 +811,21 @@ class DuckDBStore:
     ) -> None:
         """Record how an open alert evolved: its end, peak score, signal contributions, the signal
         (and node) contributing most, and its description."""
+        columns = {
+            "node = ?": node,
+            "signal = ?": signal,
+            "text = ?": text,
+            "ended = make_timestamp(?)": None if ended is None else to_us(ended),
+            "peak_score = ?": peak_score,
+            "contributions = ?": None if contributions is None else _json_text(contributions),
+        }
+        given = {column: value for column, value in columns.items() if value is not None}
         self._check_writable()
-        with self._transaction() as con:
-            if node is not None and signal is not None:
+        if given:
+            with self._transaction() as con:
                 con.execute(
-                    "UPDATE telemetry.alerts SET node = ?, signal = ? WHERE id = ?", [node, signal, alert_id]
-                )
-            if text is not None:
-                con.execute("UPDATE telemetry.alerts SET text = ? WHERE id = ?", [text, alert_id])
-            if ended is not None:
-                con.execute(
-                    "UPDATE telemetry.alerts SET ended = make_timestamp(?) WHERE id = ?",
-                    [to_us(ended), alert_id],
-                )
-            if peak_score is not None:
-                con.execute("UPDATE telemetry.alerts SET peak_score = ? WHERE id = ?", [peak_score, alert_id])
-            if contributions is not None:
-                con.execute(
-                    "UPDATE telemetry.alerts SET contributions = ? WHERE id = ?",
-                    [_json_text(contributions), alert_id],
+                    f"UPDATE telemetry.alerts SET {', '.join(given)} WHERE id = ?",
+                    [*given.values(), alert_id],
                 )
         self.alerts_version += 1
 
