@@ -171,3 +171,29 @@ def test_store_path_resolution(monkeypatch, tmp_path):
     assert resolve_store_path("y.duckdb") == "y.duckdb"
     with pytest.raises(StoreError, match="only embedded DuckDB"):
         open_store("postgresql://db/x")
+
+
+def test_an_alert_is_updated_field_by_field(store):
+    alert_id = store.write_alert(
+        "tw",
+        {
+            "node": "a",
+            "signal": "x",
+            "source": "detector:pca",
+            "started": T0,
+            "score": 2.0,
+            "peak_score": 2.0,
+            "threshold": 1.0,
+            "contributions": [["a", "x", 1.0]],
+            "text": "at a.x",
+        },
+    )
+    store.update_alert(alert_id, peak_score=9.0, node="b", signal="y", text="at b.y")
+    (got,) = store.alerts("tw", alert_id=alert_id).to_dict("records")
+    assert (got["node"], got["signal"], got["peak_score"], got["text"]) == ("b", "y", 9.0, "at b.y")
+    assert pd.isna(got["ended"]) and got["contributions"] == [["a", "x", 1.0]]  # what was not given is kept
+    store.update_alert(alert_id, ended=T0 + pd.Timedelta(minutes=5), contributions=[["b", "y", 1.0]])
+    (got,) = store.alerts("tw", alert_id=alert_id).to_dict("records")
+    assert not pd.isna(got["ended"]) and got["contributions"] == [["b", "y", 1.0]] and got["node"] == "b"
+    store.update_alert(alert_id)  # nothing given: nothing changes
+    assert store.alerts("tw", alert_id=alert_id).to_dict("records") == [got]
