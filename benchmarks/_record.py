@@ -80,3 +80,16 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(out)
+
+
+def checksum_mismatches(sums: Path, base: Path) -> list[str]:
+    """Files a ``sha256sum`` list names (relative to ``base``) that are missing or no longer match."""
+    import hashlib
+
+    out = []
+    for line in filter(None, sums.read_text(encoding="utf-8").splitlines()):
+        digest, name = line.split(maxsplit=1)
+        path = base / name.strip().lstrip("*")
+        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            out.append(name.strip())
+    return out

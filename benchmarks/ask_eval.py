@@ -30,7 +30,6 @@ p95_s=<end to end> n=<held-out questions>``. Failures of the held-out sets are n
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
 from collections import Counter, defaultdict
@@ -41,7 +40,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._record import markdown_table, record
+from benchmarks._record import checksum_mismatches, markdown_table, record
 from twinforge.copilot.ask import TwinAsker
 from twinforge.copilot.evaluation import judge
 from twinforge.copilot.examples import generated_examples
@@ -67,17 +66,14 @@ HELD_OUT = ("heldout", "templates_test", "heldout2", "heldout3")
 
 def verify(folder: Path) -> list[str]:
     """The folder's SHA256SUMS lines, after checking every file against them."""
+    changed = checksum_mismatches(folder / "SHA256SUMS", folder)
+    if changed:
+        raise SystemExit(f"{folder.name}/{changed[0]}: checksum changed; frozen files are never edited")
     lines = (folder / "SHA256SUMS").read_text().split("\n")
-    out = []
-    for line in filter(None, lines):
-        digest, name = line.split(maxsplit=1)
-        got = hashlib.sha256((folder / name.strip()).read_bytes()).hexdigest()
-        if got != digest:
-            raise SystemExit(
-                f"{folder.name}/{name}: checksum changed ({got[:12]}... != {digest[:12]}...); frozen files are never edited"
-            )
-        out.append(f"{digest[:16]}  {folder.name}/{name.strip()}")
-    return out
+    return [
+        f"{digest[:16]}  {folder.name}/{name.strip()}"
+        for digest, name in (x.split(maxsplit=1) for x in lines if x)
+    ]
 
 
 def question_files(name: str) -> list[Path]:

@@ -15,7 +15,6 @@ Last line: ``guard caught_unsafe=<%> caught_malicious=<%> false_reject=<%> p95_s
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 import time
 from collections import Counter
@@ -27,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._record import markdown_table, record  # noqa: E402
+from benchmarks._record import checksum_mismatches, markdown_table, record  # noqa: E402
 from twinforge.control import judge, parse_proposal  # noqa: E402
 from twinforge.spec import load_spec  # noqa: E402
 
@@ -37,14 +36,7 @@ CATEGORIES = ("safe", "unsafe", "broken", "malicious")
 
 def frozen_ok() -> bool:
     sums = SET / "SHA256SUMS"
-    if not sums.exists():
-        return False
-    for line in sums.read_text().splitlines():
-        digest, name = line.split(maxsplit=1)
-        path = ROOT / name.strip().lstrip("*") if "/" in name else SET / "proposals" / name.strip()
-        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            return False
-    return True
+    return sums.exists() and not checksum_mismatches(sums, ROOT)
 
 
 def nominal_only(v) -> bool:
