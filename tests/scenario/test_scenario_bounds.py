@@ -155,3 +155,29 @@ def test_hostile_scenario_files_are_scenario_errors(tmp_path, content, code):
 def test_missing_scenario_file(tmp_path):
     with pytest.raises(ScenarioError, match="file not found"):
         load_scenario(tmp_path / "none.yaml")
+
+
+def test_a_change_that_breaks_a_rule_spanning_parameters_is_refused(pump_station):
+    """Each value within its own bounds, but a tank's initial level above its capacity: refused,
+    naming the node; a level within the capacity applies."""
+    capacity = pump_station.get("tank", "capacity")
+    over = Scenario(
+        name="overfull",
+        interventions=[
+            {"op": "set_parameter", "target": "tank", "parameter": "initial_level", "value": capacity * 1.5}
+        ],
+    )
+    with pytest.raises(ScenarioError) as info:
+        apply_scenario(pump_station, over)
+    (issue,) = info.value.errors
+    assert issue.code == "physical-bounds"
+    assert "node 'tank'" in issue.message and "exceeds the tank capacity" in issue.message
+    within = Scenario(
+        name="ok",
+        interventions=[
+            {"op": "set_parameter", "target": "tank", "parameter": "initial_level", "value": capacity / 2}
+        ],
+    )
+    assert apply_scenario(pump_station, within).twin.get("tank", "initial_level") == pytest.approx(
+        capacity / 2
+    )

@@ -243,7 +243,7 @@ def test_buffer_initial_level_within_capacity():
         "edges:\n", "  - id: b\n    kind: buffer\n    parameters: {capacity: 5, initial_level: 9}\nedges:\n"
     )
     text += "  - {source: src, target: b, id: e3}\n"
-    assert "exceeds the buffer capacity" in one(text, "kind-rule").message
+    assert "exceeds the buffer capacity" in one(text, "physical-bounds").message
 
 
 def test_edge_rules():

@@ -418,6 +418,24 @@ class _Applier:
             out.constraints.append(iv)
 
 
+def _recheck(base: TwinSpec, work: TwinSpec, c: IssueCollector) -> None:
+    """Rules that span parameters (a tank's initial level within its capacity, ...): the changed
+    twin must keep every rule the base twin kept. Problems the base twin already had are not the
+    scenario's."""
+    before = {(x.path, x.message) for x in validate_spec(base) if x.severity == "error"}
+    for x in validate_spec(work):
+        if x.severity != "error" or (x.path, x.message) in before:
+            continue
+        where = x.dotted_path
+        if len(x.path) > 1 and x.path[0] in ("nodes", "edges") and isinstance(x.path[1], int):
+            element = getattr(work, str(x.path[0]))[x.path[1]]
+            name = element.id if x.path[0] == "nodes" else element.key
+            where = f"{str(x.path[0])[:-1]} {name!r}"
+        c.add(
+            (), f"after the scenario, {where}: {x.message}", code=x.code, expected=x.expected, found=x.found
+        )
+
+
 def apply_scenario(twin: TwinSpec, scenario: Scenario, file: str | None = None) -> AppliedScenario:
     """Validate ``scenario`` against ``twin`` and apply it; the base twin is not modified.
 
@@ -437,6 +455,8 @@ def apply_scenario(twin: TwinSpec, scenario: Scenario, file: str | None = None) 
         )
     for i, iv in enumerate(scenario.interventions):
         applier.apply(i, iv, out)
+    if not c.errors:
+        _recheck(twin, work, c)
     if c.errors:
         raise ScenarioError(c.issues, summary=f"scenario {scenario.name!r} does not fit twin {twin.name!r}")
     out.warnings = [x for x in c.issues if x.severity == "warning"]

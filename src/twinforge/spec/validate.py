@@ -620,7 +620,7 @@ def _check_kind_rules(c: IssueCollector, spec: TwinSpec, index: dict[str, int]) 
                     c.add(
                         (*path, "parameters", "initial_level"),
                         "initial level exceeds the buffer capacity",
-                        code="kind-rule",
+                        code="physical-bounds",
                         expected=f"<= {spec.get(n.id, 'capacity'):g} item",
                         found=spec.get(n.id, "initial_level"),
                     )
@@ -631,7 +631,7 @@ def _check_kind_rules(c: IssueCollector, spec: TwinSpec, index: dict[str, int]) 
                         c.add(
                             (*path, "parameters", lvl),
                             f"{lvl} exceeds the tank capacity",
-                            code="kind-rule",
+                            code="physical-bounds",
                             expected=f"<= {cap:g} m^3",
                             found=spec.get(n.id, lvl),
                         )
