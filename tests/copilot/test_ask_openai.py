@@ -16,7 +16,7 @@ from twinforge.ai import LLM
 from twinforge.config import load_settings
 from twinforge.copilot.ask import TwinAsker
 
-TIE = "What if the tank was at 0.05 m3?"  # capacity, starting level or an alarm level
+TIE = "What if the tank was at 0.05 m3?"  # the starting level or an alarm level
 
 
 @pytest.fixture

@@ -56,6 +56,26 @@ def test_unknown_ids_and_products(supply_chain):
     assert [p for p, _, _ in found.products] == ["cola"]
 
 
+def test_part_of_a_name_before_a_noun_for_other_equipment_names_something_else(pump_station):
+    """ "the steam boiler" when the twin has a "Steam heater valve": not that valve, a thing the
+    twin does not have; the whole name, or a word the twin has after it, still names the valve."""
+    from twinforge.guard.lexicon import Lexicon
+    from twinforge.spec.io import loads_spec, spec_to_data
+
+    data = spec_to_data(pump_station)
+    for n in data["nodes"]:
+        if n["id"] == "valve1":
+            n["name"] = "Steam heater valve"
+    twin = loads_spec(__import__("yaml").safe_dump(data))
+    lex = Lexicon.of(twin)
+    found = find_mentions("What if the steam boiler trips for an hour?", twin, lex)
+    assert found.entities == [] and found.unknown == ["steam boiler"]
+    (m,) = find_mentions("What if the steam heater valve trips for an hour?", twin, lex).entities
+    assert m.ids == ("valve1",)
+    (m,) = find_mentions("What if the steam valve sticks?", twin, lex).entities
+    assert m.ids == ("valve1",)
+
+
 def test_mask_keeps_how_it_is_asked(bottling_line):
     assert (
         mask("What if the filler is down for 3 hours?", bottling_line)

@@ -80,5 +80,7 @@ def test_old_values_are_not_used():
 
 def test_negative_and_relative_values():
     assert one("What if the scrap rate was -5%?").value == -5
+    assert one("Set the supply to minus 50 tons a day").value == -50  # a value below zero
+    assert one("the supply drops by minus 50 tons a day").value == 50  # not "to": a change
     n = one("Throttle the inlet valve 40% from where it is now")
     assert (n.roles, n.direction) == (("percent",), "decrease")

@@ -138,6 +138,11 @@ def find_mentions(
             i += 1
             continue
         end, cands, how = found
+        if how in ("name", "stem") and _other_thing(i, end, cands, tokens, stems, lex):
+            out.unknown.append(text[tokens[i].start : tokens[end].end])
+            taken.update(range(i, end + 1))
+            i = end + 1
+            continue
         group = False
         j = i - 1
         while j >= 0 and tokens[j].text in ("our", "the", "of", "two", "three"):
@@ -277,6 +282,33 @@ def _id_typo(word: str, lex: Lexicon) -> str | None:
         if abs(len(form) - len(word)) <= 1 and edit_distance(word, form, 2) <= 1
     }
     return close.pop() if len(close) == 1 else None
+
+
+#: pieces of equipment and places people name: "the steam boiler" is not the "Steam heater valve"
+_THING_WORDS = (
+    "boiler chiller compressor generator turbine furnace oven kiln dryer drier mixer crusher grinder "
+    "robot crane forklift pipeline hose filter fan blower heater cooler tower silo hopper press "
+    "printer scanner sorter palletiser palletizer labeller labeler filler capper freezer elevator "
+    "escalator kitchen ward clinic office school"
+)
+_THINGS = {form for w in _THING_WORDS.split() for form in (w, w + "s", w + "es")}
+
+
+def _other_thing(
+    i: int, end: int, cands: set[str], tokens: list[Token], stems: list[str], lex: Lexicon
+) -> bool:
+    """Whether part of a node's name is followed by a noun for a piece of equipment the twin has
+    no word for ("the steam boiler" when the twin has a "Steam heater valve"): then the words
+    name something the twin does not have."""
+    if end >= len(tokens) or tokens[end].kind != "word":
+        return False
+    s = stems[end]
+    if tokens[end].text not in _THINGS or any(
+        s in words for words in (lex.kind_words, lex.by_stem, lex.by_weak)
+    ):
+        return False  # a word of the twin's own (its kinds, names) may well be the node
+    said = set(stems[i:end]) | {t.text for t in tokens[i:end]}
+    return all(lex.nodes[c].surface and not {w.lower() for w in lex.nodes[c].surface} <= said for c in cands)
 
 
 def _candidates(s: str, t: Token, lex: Lexicon, first: bool) -> tuple[set[str], str]:

@@ -872,6 +872,8 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
             and tokens[i - 2].end < tokens[i - 1].start
         ):
             value = -value  # "-5%" (a minus sign attached to the number)
+        if prev in ("minus", "negative") and i > 1 and tokens[i - 2].text in ("to", "at", "be", "is", "of"):
+            value = -value  # "set it to minus 50": a value below zero, not a decrease by 50
         if prev == "+" and tokens[i - 1].end == tok.start:
             signed = True  # "+10%": an increase
         if nxt == "k" and tokens[i + 1].start == tok.end:
