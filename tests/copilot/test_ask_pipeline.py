@@ -129,3 +129,18 @@ def test_an_over_long_question_is_refused_before_the_model(bottling_line):
     r = asker(bottling_line, model).ask("What if the filler is 10% faster? " + "x" * 25_000)
     assert r.status == "declined" and "characters long" in r.detail
     assert model.calls == []
+
+
+def test_readings_that_differ_only_in_which_node_are_declined_naming_them(pump_station):
+    """The same change to one of two valves: no model can know which; the asker is asked."""
+    from twinforge.copilot.ask import _entities_apart
+
+    one = {"kind": "what_if", "changes": [{"op": "outage", "target": "valve1", "duration": 1.0, "unit": "h"}]}
+    two = {"kind": "what_if", "changes": [{"op": "outage", "target": "valve2", "duration": 1.0, "unit": "h"}]}
+    assert _entities_apart(pump_station, [one, two]) == "valve1, valve2"
+    longer = {
+        "kind": "what_if",
+        "changes": [{"op": "outage", "target": "valve2", "duration": 2.0, "unit": "h"}],
+    }
+    assert _entities_apart(pump_station, [one, longer]) == ""  # they differ in more than the node
+    assert _entities_apart(pump_station, [one]) == ""

@@ -230,6 +230,10 @@ class TwinAsker:
             out.decline = Refusal("unclear", "the question fits no plan the twin can run")
             return out
         plan = best[0].plan
+        which = _entities_apart(self.twin, [c.plan for c in best])
+        if which:  # the same change to one of several things: only the asker knows which
+            out.decline = Refusal("ambiguous", f"it could be any of {which}; say which")
+            return out
         if len(best) > 1:
             plan = self._choose(question, [c.plan for c in best], out)
             if plan is None:
@@ -482,6 +486,46 @@ class TwinAsker:
             )
         else:
             result.narrative = completion.text.strip()
+
+
+_ENTITY_KEYS = ("target", "source", "customer", "partners")
+
+
+def _entities_apart(twin: TwinSpec, plans: list[dict[str, Any]]) -> str:
+    """When readings tie and differ only in which node or lane they are about, those elements
+    (with their names); otherwise ''. A model cannot know better than the words which one is meant."""
+    if len(plans) < 2:
+        return ""
+
+    def blank(x: Any, found: list[str]) -> Any:
+        if isinstance(x, dict):
+            out = {}
+            for k, v in x.items():
+                if k in _ENTITY_KEYS:
+                    found += [e for e in (v if isinstance(v, list) else [v]) if isinstance(e, str)]
+                    out[k] = "*"
+                else:
+                    out[k] = blank(v, found)
+            return out
+        if isinstance(x, list):
+            return [blank(v, found) for v in x]
+        return x
+
+    shapes, entities = set(), []
+    for p in plans:
+        found: list[str] = []
+        shapes.add(json.dumps(blank(p, found), sort_keys=True))
+        entities.append(found)
+    if len(shapes) != 1:
+        return ""
+    common = set.intersection(*(set(f) for f in entities))
+    apart = list(dict.fromkeys(e for f in entities for e in f if e not in common))
+
+    def named(e: str) -> str:
+        name = twin.node(e).name if twin.has_node(e) else None
+        return f"{e} ({name})" if name else e
+
+    return ", ".join(named(e) for e in apart)
 
 
 def _readings_text(plans: list[dict[str, Any]]) -> str:

@@ -201,8 +201,13 @@ def find_mentions(
             mentions[k] = replace(m, ids=(winners[0],), how="description")
     del index
     mentions = _merge(mentions, text, lex)
-    # a description word that fits several nodes says nothing
-    mentions = [m for m in mentions if not (m.how == "description" and not m.resolved)]
+    # a description word that fits several nodes says nothing; nor does one naming a product
+    # ("strawberries" in the description of the packhouse that packs them)
+    mentions = [
+        m
+        for m in mentions
+        if not (m.how == "description" and (not m.resolved or stem(m.text) in lex.products))
+    ]
 
     out.entities = mentions
     out.lanes = _lanes(mentions, tokens, token_at, twin, text)
