@@ -72,6 +72,22 @@ def test_speed_vs_time(bottling_line):
         assert applied.twin.get("filler", "process_time") == pytest.approx(expected)
 
 
+def test_what_a_pump_delivers_is_its_flow_not_its_speed(pump_station):
+    (change,) = changes(
+        "The pump's impeller is worn and it now delivers 10% less than its rating", pump_station
+    )
+    assert (change["parameter"], change["direction"], change["percent"]) == ("flow_rate", "decrease", 10.0)
+    (change,) = changes("What if the pump ran 10% slower?", pump_station)
+    assert change["parameter"] == "speed"
+
+
+def test_more_than_a_tank_holds_is_declined_as_outside_the_limits(pump_station):
+    r = refusal("What if we start with 0.5 m3 in the tank?", pump_station)
+    assert r.reason == "outside_physical_limits" and "capacity" in r.detail
+    r = refusal("What if the pump's flow is set to minus 20 L/min?", pump_station)
+    assert r.reason == "outside_physical_limits"
+
+
 def test_lanes_as_targets_and_relations(supply_chain):
     c = changes("The haulier on Hamburg -> Hanover puts the rate up to 5 euros a pallet", supply_chain)[0]
     assert (c["target"], c["parameter"], c["value"]) == ("S1->P1", "cost_per_unit", 5)

@@ -864,6 +864,9 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
     if PACE.get(target_kind) == name and (
         _rate_words(cl) or any(_PER_TIME.fullmatch(n.unit or "") for n in cl.numbers)
     ):
+        kind_params = CATALOG[target_kind].params if target_kind in CATALOG else {}
+        if any(cl.quantities.get(q) == 1 for q in RATE_PARAMETERS - {name} if q in kind_params):
+            return 1.0  # "the pump now delivers 10% less": the flow its words hint at, not its speed
         return 0.5  # "the filler's output falls by 20%", "it could only manage 100 an hour": its pace
     if target_kind == "source" and name == "interarrival_time":
         return 0.5  # "island A 20% busier", "transfer bags double": what a source changes is its flow
