@@ -81,6 +81,21 @@ def test_what_a_pump_delivers_is_its_flow_not_its_speed(pump_station):
     assert change["parameter"] == "speed"
 
 
+def test_starting_earlier_or_later_moves_the_start_time(bottling_line):
+    from twinforge.spec.io import loads_spec, spec_to_data
+
+    data = spec_to_data(bottling_line)
+    for n in data["nodes"]:
+        if n["kind"] == "source":
+            n.setdefault("parameters", {})["start_time"] = "6 h"
+            n["name"] = "Glass infeed"
+    twin = loads_spec(__import__("yaml").safe_dump(data))
+    (change,) = changes("What if we started the glass infeed two hours earlier?", twin)
+    assert (change["parameter"], change["direction"], change["amount"]) == ("start_time", "decrease", 2.0)
+    (change,) = changes("What if the glass infeed starts 30 minutes later?", twin)
+    assert (change["parameter"], change["direction"]) == ("start_time", "increase")
+
+
 def test_more_than_a_tank_holds_is_declined_as_outside_the_limits(pump_station):
     r = refusal("What if we start with 0.5 m3 in the tank?", pump_station)
     assert r.reason == "outside_physical_limits" and "capacity" in r.detail

@@ -555,6 +555,7 @@ _MORE_OR_LESS = {
     "sooner",
 }
 _AFTER_START = {"into", "in", "later", "mark", "onward", "onwards", "after"}
+_START_VERBS = {stem(w) for w in ("start", "started", "starting", "begin", "began", "kick", "launch", "open")}
 _AFTER_DURATION = {"outage", "stop", "stoppage", "shutdown", "downtime", "break", "breakdown", "long"}
 
 
@@ -1244,7 +1245,10 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
         return
     if m.is_time:
         in_average = nxt == "in" and nxt2 in ("average", "total", "all", "a", "the")
-        if (prev == "for" or for_before) and nxt == "after":
+        if nxt in ("earlier", "sooner", "later") and any(stem(w) in _START_VERBS for w in left):
+            m.roles = ("amount",)  # "start the campaign two hours earlier": its start moves
+            m.direction = "increase" if nxt == "later" else "decrease"
+        elif (prev == "for" or for_before) and nxt == "after":
             m.roles = ("duration",)  # "stops for half an hour after 5 hours": how long, then when
         elif (
             prev in _BEFORE_START

@@ -853,6 +853,13 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
     strength = cl.quantities.get(name, 0)
     if strength == 2:
         return 0.0
+    if (
+        name == "start_time"
+        and not named
+        and re.search(r"\b(start|began|begin|kick|launch)", cl.text)
+        and any(n.is_time and n.roles == ("amount",) and n.direction for n in cl.numbers)
+    ):
+        return 0.0  # "start the campaign two hours earlier": its first arrival moves
     if cl.pace and PACE.get(target_kind) == name and not any(_paced(q) for q in named):
         return 0.0  # "the pickers are 15% faster": the pace, not the number of pickers
     if named:
