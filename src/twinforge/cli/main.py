@@ -140,8 +140,20 @@ from twinforge.cli import llm as _llm_cli  # noqa: E402
 from twinforge.cli import optimize, optimize_flow  # noqa: E402
 from twinforge.cli import serve as _serve  # noqa: E402
 from twinforge.cli import sim as _sim  # noqa: E402
+from twinforge.cli import topology as _topology  # noqa: E402
 
-for _group in (_sim, optimize_flow, optimize, _data, _analytics, _llm_cli, _copilot, _serve, _guard):
+for _group in (
+    _sim,
+    optimize_flow,
+    optimize,
+    _data,
+    _analytics,
+    _llm_cli,
+    _copilot,
+    _serve,
+    _guard,
+    _topology,
+):
     _group.register(app)
 
 
