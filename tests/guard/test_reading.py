@@ -341,3 +341,26 @@ def test_how_long_is_a_named_time_is_that_time_of_the_one_node_that_has_it(bottl
         assert plans == [{"kind": "status", "target": holders[0], "quantity": "setup_time"}]
     else:
         assert all(p["quantity"] == "setup_time" for p in plans) or r.refusal is not None
+
+
+def test_a_product_named_by_the_source_that_releases_only_it(bottling_line):
+    """ "the omeprazole packs" when the product's id is ome20 and the source named "Omeprazole bulk
+    release" releases only ome20."""
+    from twinforge.spec.io import loads_spec, spec_to_data
+
+    data = spec_to_data(bottling_line)
+    data["products"] = ["ibu400", "ome20"]
+    for n in data["nodes"]:
+        if n["id"] == "pallets_in":
+            n["name"] = "Omeprazole bulk release"
+            n["metadata"] = {"product_mix": {"ome20": 1}}
+        if n["id"] == "filler":
+            n["parameters"]["process_time"] = {"by_product": {"ibu400": 21, "ome20": 25}, "unit": "s"}
+    twin = loads_spec(__import__("yaml").safe_dump(data))
+    plan = only("What is the filler's process time for the omeprazole packs?", twin)
+    assert (plan["kind"], plan["target"], plan["quantity"], plan.get("product")) == (
+        "status",
+        "filler",
+        "process_time",
+        "ome20",
+    )

@@ -215,6 +215,8 @@ def find_mentions(
     out.products = [
         p for p in _products(tokens, stems, lex) if not any(a <= p[1] and p[2] <= b for a, b in inside)
     ]
+    if not out.products:  # "the omeprazole packs": the one product a named source releases
+        out.products = [(p, m.start, m.end) for m in mentions if (p := _sole_product(m, twin))]
     known = {f for nw in lex.nodes.values() for f in nw.ids} | {p.lower() for p in twin.products}
     for m in _ID_LIKE.finditer(question):
         token = m.group(1)
@@ -564,6 +566,18 @@ def _lanes(
                 )
             )
     return out
+
+
+def _sole_product(m: Mention, twin: TwinSpec) -> str | None:
+    """The product a source named by its name releases, when it releases only one."""
+    if m.how != "name" or not m.resolved or not twin.has_node(m.ids[0]):
+        return None
+    node = twin.node(m.ids[0])
+    mix = node.metadata.get("product_mix") if node.kind == "source" else None
+    if isinstance(mix, dict) and len(mix) == 1:
+        (product,) = mix
+        return product if product in twin.products else None
+    return None
 
 
 def _products(tokens: list[Token], stems: list[str], lex: Lexicon) -> list[tuple[str, int, int]]:
