@@ -364,3 +364,11 @@ def test_a_product_named_by_the_source_that_releases_only_it(bottling_line):
         "process_time",
         "ome20",
     )
+
+
+def test_a_forecast_or_advice_is_not_a_lookup_of_todays_value(supply_chain, pump_station):
+    r = refusal("How many pallets of cola should we keep in stock at Hanover over the summer?", supply_chain)
+    assert r.reason == "not_modelled" and "forecast" in r.detail
+    r = refusal("What level will the tank have reached by the end of the shift?", pump_station)
+    assert r.reason == "not_modelled"
+    assert only("What is the tank level now?", pump_station)["kind"] == "status"

@@ -1759,7 +1759,7 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
         elif form == "why":
             with _asking_sentence(reading):
                 found = _why(reading, ctx)
-        elif form == "status":
+        elif form == "status" and not _AHEAD.search(text):
             with _asking_sentence(reading):
                 found = _status(reading, ctx)
         if (
@@ -1776,6 +1776,13 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
             c.cost += 3.0 * rank
         candidates += found
     reading.candidates = sorted(candidates, key=lambda c: c.cost)
+    if not candidates and "status" in reading.forms and _AHEAD.search(text):
+        reading.refusal = Refusal(
+            "not_modelled",
+            "it asks for a forecast or a recommendation; the twin gives today's values, and what happens "
+            "after a change you describe",
+        )
+        return reading
     _settle(reading, ctx)
     return reading
 
@@ -2029,6 +2036,14 @@ _NOT_PRODUCTS = set(
         "higher",
         "lower",
     ]
+)
+
+
+#: a lookup of a value in the future or of advice: "how much stock will X have built up by the
+#: end of ...", "how many pallets should we keep" (a status answers with today's value)
+_AHEAD = re.compile(
+    r"\b(will\b.{0,60}\b(have|be|reach|end up)|should we (keep|hold|carry|stock|order)|by the end of|"
+    r"going to (be|have|reach))\b"
 )
 
 
