@@ -136,6 +136,7 @@ from twinforge.cli import analytics as _analytics  # noqa: E402
 from twinforge.cli import copilot as _copilot  # noqa: E402
 from twinforge.cli import data as _data  # noqa: E402
 from twinforge.cli import guard as _guard  # noqa: E402
+from twinforge.cli import interop as _interop  # noqa: E402
 from twinforge.cli import llm as _llm_cli  # noqa: E402
 from twinforge.cli import optimize, optimize_flow  # noqa: E402
 from twinforge.cli import serve as _serve  # noqa: E402
@@ -153,6 +154,7 @@ for _group in (
     _serve,
     _guard,
     _topology,
+    _interop,
 ):
     _group.register(app)
 
