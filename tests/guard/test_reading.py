@@ -372,3 +372,9 @@ def test_a_forecast_or_advice_is_not_a_lookup_of_todays_value(supply_chain, pump
     r = refusal("What level will the tank have reached by the end of the shift?", pump_station)
     assert r.reason == "not_modelled"
     assert only("What is the tank level now?", pump_station)["kind"] == "status"
+
+
+def test_a_value_the_twin_does_not_have_is_named_in_the_decline(pump_station):
+    r = refusal("What is the pH of the water in the tank?", pump_station)
+    assert (r.reason, r.detail) == ("not_modelled", "the twin has no value for 'ph'")
+    assert only("What is the level in the tank?", pump_station)["quantity"] == "level"

@@ -1666,9 +1666,37 @@ def _why(reading: Reading, ctx: _Ctx) -> list[Candidate]:
     return out
 
 
+#: "what is the pH of the water": the quantity asked for, by its own word
+_ASKED = re.compile(r"\bwhat(?:'s| is| are| was)\s+the\s+([a-z][\w-]*)\s+(?:of|in|at)\b")
+#: every stem a quantity is named or hinted with
+_QUANTITY_STEMS = {
+    s for table in (QUANTITY_WORDS, QUANTITY_HINTS) for ws in table.values() for w in ws for s in w.split()
+}
+
+
+def _unknown_quantity(text: str, lex: Lexicon) -> str | None:
+    """The word a status question asks the value of, when no quantity, part or product of the twin
+    goes by it ("the pH of the water"): its vaguer words then say nothing."""
+    m = _ASKED.search(text)
+    if m is None:
+        return None
+    word = m.group(1)
+    s = stem(word)
+    known = (
+        word in _QUANTITY_STEMS
+        or s in {stem(w) for w in _QUANTITY_STEMS}
+        or any(s in table for table in (lex.by_stem, lex.kind_words, lex.by_weak, lex.products))
+        or word in lex.by_id
+        or word in ("value", "status", "state", "reading", "figure", "number", "amount", "current")
+    )
+    return None if known else word
+
+
 def _status(reading: Reading, ctx: _Ctx) -> list[Candidate]:
     cl = _clause(reading, 0, len(reading.text), ctx.lex)
     out = []
+    if _unknown_quantity(reading.text, ctx.lex):
+        return out
     slots = _entity_slots(cl, ctx.twin)
     for lane in cl.lanes:
         slots.append(_Slot(lane.ids[0], None))
@@ -1953,6 +1981,9 @@ def _why_none(reading: Reading, ctx: _Ctx) -> Refusal:
         return Refusal("ambiguous", f"'{m.text}' could be any of {names}; say which")
     if reading.problems:
         return reading.problems[0]
+    asked = _unknown_quantity(reading.text, ctx.lex) if "status" in reading.forms else None
+    if asked:
+        return Refusal("not_modelled", f"the twin has no value for {asked!r}")
     if (
         not reading.mentions.entities
         and not reading.mentions.products
