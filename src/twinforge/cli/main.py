@@ -138,6 +138,7 @@ from twinforge.cli import data as _data  # noqa: E402
 from twinforge.cli import guard as _guard  # noqa: E402
 from twinforge.cli import interop as _interop  # noqa: E402
 from twinforge.cli import llm as _llm_cli  # noqa: E402
+from twinforge.cli import maintenance as _maintenance  # noqa: E402
 from twinforge.cli import optimize, optimize_flow  # noqa: E402
 from twinforge.cli import serve as _serve  # noqa: E402
 from twinforge.cli import sim as _sim  # noqa: E402
@@ -154,6 +155,7 @@ for _group in (
     _serve,
     _guard,
     _topology,
+    _maintenance,
     _interop,
 ):
     _group.register(app)
