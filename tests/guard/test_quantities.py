@@ -78,6 +78,12 @@ def test_old_values_are_not_used():
     assert scan("What if the tank held 150 litres instead of 100?")[1].roles == ("old",)
 
 
+def test_o_clock_is_a_clock_time_and_a_quick_one_no_number():
+    n = one("the filler stops at 10 o'clock")
+    assert (n.value, n.roles) == (10.0, ("clock",))
+    assert scan("quick one: what if the filler stops?", "EUR") == []
+
+
 def test_negative_and_relative_values():
     assert one("What if the scrap rate was -5%?").value == -5
     assert one("Set the supply to minus 50 tons a day").value == -50  # a value below zero

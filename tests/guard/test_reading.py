@@ -311,6 +311,13 @@ def test_sign_offs_greetings_and_context_sentences_are_left_out(supply_chain, bo
         bottling_line,
     )
     assert "a sentence of context" not in r.ignored
+    # chatter with an ordinal, a meeting's clock time or "quick one" is context too
+    for chatter in ("New to the team (2nd week :) ).", "Hi all, quick one before the 10 o'clock meeting:"):
+        r = read(f"{chatter} What if the filler is down for 3 hours?", bottling_line)
+        assert r.refusal is None and "a sentence of context" in r.ignored, chatter
+        assert [c.plan for c in r.best] == [
+            c.plan for c in read("What if the filler is down for 3 hours?", bottling_line).best
+        ]
 
 
 def test_thousands_fractions_and_the_same_time(supply_chain, bottling_line):

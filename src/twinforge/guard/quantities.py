@@ -259,6 +259,7 @@ _NOT_A_NUMBER = {
     "same",
     "current",
     "only",
+    "quick",  # "quick one before the meeting": a question, not a number
 }
 #: words that may stand between a unit and its per-part ("2 CHF less per container")
 _GAP = {"less", "more", "cheaper", "dearer", "extra", "higher", "lower", "off"}
@@ -797,7 +798,7 @@ def _read_at(tokens: list[Token], i: int, currency: str | None) -> tuple[NumberM
         return NumberMention(
             clock, "h", ("clock",), tok.start, tokens[i + n - 1].end, tok.text, clock=clock
         ), n
-    if tok.kind == "number" and nxt in ("am", "pm", "o") and float(tok.text) <= 12:
+    if tok.kind == "number" and nxt in ("am", "pm", "o", "o'clock", "oclock") and float(tok.text) <= 12:
         clock = float(tok.text) % 12 + (12 if nxt == "pm" else 0)
         n = 3 if nxt == "o" and i + 2 < len(tokens) and tokens[i + 2].text == "clock" else 2
         if nxt == "o" and n == 2:

@@ -436,9 +436,11 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
             continue
         cl.quantities[name] = 2
         cl.spans[name] = max(b - a for a, b in spans)
-    for w in words:
+    for k, w in enumerate(words):
         d = direction_of(w)
         if d in ("faster", "slower"):
+            if w == "quick" and k + 1 < len(words) and words[k + 1] in ("one", "question", "q"):
+                continue  # "quick one before the meeting": a short question, not a pace
             cl.pace = cl.pace or d
         elif d and cl.direction is None:
             cl.direction = d
@@ -1822,15 +1824,24 @@ _ANYWAY = re.compile(
 )
 
 
+_ORDINAL = re.compile(r"(?:st|nd|rd|th)\b", re.I)  # right after a number: "2nd week"
+
+
 def _names_nothing(segment: str, twin: TwinSpec, lex: Lexicon) -> bool:
     """A stretch of text that names no part, lane or product of the twin and no quantity or change."""
     r = Reading(question=segment, text=normalise(segment), twin=twin)
     r.mentions = find_mentions(segment, twin, lex)
-    if any(n.unit for n in scan(segment, twin.currency)):
+    numbers = [
+        n
+        for n in scan(segment, twin.currency)
+        if not _ORDINAL.match(r.text, n.end) and "clock" not in n.roles  # "2nd week", "the 10 o'clock call"
+    ]
+    if any(n.unit for n in numbers):
         return False  # "Our supplier quotes 280 EUR per MWh from next month.": a value of the twin
     cl = _clause(r, 0, len(r.text), lex)
     named = [m for m in cl.entities if m.how != "pronoun"]
-    return not (named or cl.lanes or cl.products or cl.ops or cl.quantities or cl.pace)
+    # a word for a quantity alone ("New to the team (2nd week).") is chatter; with a number it is not
+    return not (named or cl.lanes or cl.products or cl.ops or cl.pace or (cl.quantities and numbers))
 
 
 def _without_context(question: str, twin: TwinSpec, lex: Lexicon) -> tuple[str, int]:
