@@ -385,3 +385,11 @@ def test_a_value_the_twin_does_not_have_is_named_in_the_decline(pump_station):
     r = refusal("What is the pH of the water in the tank?", pump_station)
     assert (r.reason, r.detail) == ("not_modelled", "the twin has no value for 'ph'")
     assert only("What is the level in the tank?", pump_station)["quantity"] == "level"
+
+
+def test_a_name_that_says_which_and_a_check_on_a_result_need_no_change(pump_station):
+    """ "the tank outlet valve": the tank says which valve; "..., tank ok?" asks about a result."""
+    (change,) = changes("Close the tank outlet valve for 3 hours", pump_station)
+    assert (change["op"], change["target"]) == ("outage", "valve2")
+    (change,) = changes("pump down 2 hours from hour 1, tank ok?", pump_station)
+    assert (change["op"], change["target"], change["start"]) == ("outage", "pump", 1.0)

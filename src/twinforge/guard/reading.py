@@ -389,6 +389,7 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
     # words inside a name ("out conveyor") and the asker's own wants ("I need a straight answer")
     # are not cues
     cl.results = [(start + r.start(), start + r.end()) for r in _RESULT_PHRASE.finditer(cl.text)]
+    cl.results += [(start + r.start(1), start + r.end(1)) for r in _RESULT_OK.finditer(cl.text)]
     outside = [
         not any(a <= t.start < b for a, b in names)
         and not any(a <= t.start < b for a, b in cl.results)
@@ -497,6 +498,11 @@ def _evidence(cl: Clause) -> bool:
 _RESULT_PHRASE = re.compile(
     r"(\b(effect|effects|impact|influence|consequences?)\s+(on|for)\b|\bdo(es)?\s+(that|this|it)\s+do\s+to\b"
     r"|\bhappens?\s+to\b|\b(better|worse|best|worst|cheaper)\s+(for|on)\b)[^.?!,;]*?(?=\s+(if|when|once|should|after|because|in case)\b|[.?!,;]|$)"
+)
+#: "..., hlt ok?", "- is the basin still fine?": a check on a result at the end of the question
+_RESULT_OK = re.compile(
+    r"[,;:\u2013\u2014-]\s*(?:is|are|will|does|do)?\s*((?:the\s+)?[\w' -]{1,40}?)\s+(?:still\s+)?"
+    r"(?:ok|okay|alright|all right|fine|cope|coping|hold up|keep up)\s*\??\s*$"
 )
 _OFTEN = re.compile(r"\b(as|more|less) (often|frequently)\b|\btimes as often\b")
 _ASKER = {"i", "we", "i'd", "we'd", "you"}
@@ -1465,6 +1471,15 @@ def _part_of(m: Mention, cl: Clause, d: _Draft) -> bool:
     return nxt is not None and nxt.start - m.end <= hit.end() + 1 and bool(set(nxt.ids) & d.ids)
 
 
+def _modifier_of(m: Mention, cl: Clause, d: _Draft) -> bool:
+    """``m`` stands right before a thing the draft changes and says which ("the storm tank penstock",
+    "Opole's kiln")."""
+    nxt = next((x for x in cl.entities if x.start >= m.end), None)
+    if nxt is None or not nxt.resolved or not set(nxt.ids) & d.ids or set(m.ids) & set(nxt.ids):
+        return False  # "the depal machine" is the depalletiser itself, not which machine
+    return re.fullmatch(r"\s*(?:'s)?\s*", cl.text[m.end - cl.start : nxt.start - cl.start]) is not None
+
+
 def _strong(m: Mention, cl: Clause | None = None, question: str = "") -> bool:
     """A mention the plan must use: a group, an id, a relation, or a name that is not just one
     ordinary lowercase English word ("low fill" is not the buffer named "fill")."""
@@ -1506,8 +1521,8 @@ def _complete(d: _Draft, cl: Clause, twin: TwinSpec, problems: list[Refusal]) ->
             continue  # "the table behind the filler": the filler only says which table
         if _locative(m, cl) and d.ids:
             continue  # "the queue before the sorter", "at M1": where, not what changes
-        if _part_of(m, cl, d):
-            continue  # "one of the silos at the Warsaw terminal": a part of what changes
+        if _part_of(m, cl, d) or _modifier_of(m, cl, d):
+            continue  # "one of the silos at the Warsaw terminal", "the storm tank penstock": which one
         if any(a <= m.start < b for a, b in cl.results):
             continue  # "what happens to the hot well": what to report
         obs = _observed(twin, m.ids[0]) if len(m.ids) == 1 else None
