@@ -25,6 +25,7 @@ def test_kind_words_plurals_spellings_and_typos(bottling_line, pump_station):
     assert ids("run 2 cappers in parallel", bottling_line) == [("capper",)]
     assert ids("the fillr is down", bottling_line) == [("filler",)]  # a typo
     assert ids("the pump", pump_station) == [("pump",)]  # one pump: a kind word names it
+    assert ids("is valve one open?", pump_station) == [("valve1",)]  # a number word in an id
     # two valves: the kind word keeps both candidates
     assert ids("the valve", pump_station) == [("valve1", "valve2")]
     # a description tells them apart

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 import networkx as nx
 
 from twinforge.guard.lexicon import FUNCTION_WORDS, Lexicon
-from twinforge.guard.text import Token, edit_distance, is_english, normalise, stem, tokenize
+from twinforge.guard.text import WORD_NUMBERS, Token, edit_distance, is_english, normalise, stem, tokenize
 from twinforge.spec.models import TwinSpec
 
 
@@ -115,11 +115,12 @@ def find_mentions(
                 width == 3 and span[1].text == "-" and span[1].start == span[0].end
             ):
                 continue
+            words = [x.text for x in span]
+            digits = [str(WORD_NUMBERS[w]) if w in WORD_NUMBERS and k else w for k, w in enumerate(words)]
             forms = {
-                " ".join(x.text for x in span),
-                "".join(x.text for x in span),
-                "_".join(x.text for x in span),
-                "".join(x.text for x in span).replace("-", ""),
+                f
+                for ws in (words, digits)  # "pump one" is pump_1
+                for f in (" ".join(ws), "".join(ws), "_".join(ws), "".join(ws).replace("-", ""))
             }
             hit = next((lex.by_id[f] for f in forms if f in lex.by_id), None)
             if hit is not None:
