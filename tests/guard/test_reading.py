@@ -393,3 +393,15 @@ def test_a_name_that_says_which_and_a_check_on_a_result_need_no_change(pump_stat
     assert (change["op"], change["target"]) == ("outage", "valve2")
     (change,) = changes("pump down 2 hours from hour 1, tank ok?", pump_station)
     assert (change["op"], change["target"], change["start"]) == ("outage", "pump", 1.0)
+
+
+def test_a_day_in_a_how_much_question_is_per_day_not_a_change(supply_chain):
+    plan = only("How much cola does Berlin take a day?", supply_chain)
+    assert (plan["kind"], plan["target"], plan["quantity"], plan["product"]) == (
+        "status",
+        "C_berlin",
+        "demand",
+        "cola",
+    )
+    r = refusal("How many trucks a day do we need on the Hamburg to Hanover lane?", supply_chain)
+    assert r.reason == "not_modelled"

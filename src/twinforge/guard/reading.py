@@ -1781,6 +1781,8 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
     inside = [(m.start, m.end) for m in reading.mentions.entities if m.how in ("id", "name")]
     reading.numbers = [n for n in numbers if not any(a <= n.start < b for a, b in inside)]
     usable = [n for n in reading.numbers if not set(n.roles) & {"old", "reference"}]
+    if _HOW_MUCH.match(text):  # "how much busheling does Mansfield take a day?": per day, not a change
+        usable = [n for n in usable if not _PER_WORDS.fullmatch(n.text)]
     ctx = _Ctx(twin, engine or engine_of(twin), lex)
     unknown = unknown_names(reading, ctx, strict=True)
     if unknown:
@@ -1839,6 +1841,8 @@ _ANYWAY = re.compile(
 )
 
 
+_HOW_MUCH = re.compile(r"\s*(how (much|many|long|big|often)|what(?:'s| is| are)?)\b")
+_PER_WORDS = re.compile(r"(a|an|per|each|every) (second|minute|hour|day|week|month|shift|year)s?")
 _ORDINAL = re.compile(r"(?:st|nd|rd|th)\b", re.I)  # right after a number: "2nd week"
 
 
@@ -2100,6 +2104,7 @@ _NOT_PRODUCTS = set(
 #: end of ...", "how many pallets should we keep" (a status answers with today's value)
 _AHEAD = re.compile(
     r"\b(will\b.{0,60}\b(have|be|reach|end up)|should we (keep|hold|carry|stock|order)|by the end of|"
+    r"(do|would|will) (we|i|you) need|"
     r"going to (be|have|reach))\b"
 )
 
