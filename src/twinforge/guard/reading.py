@@ -2150,7 +2150,7 @@ def unknown_names(reading: Reading, ctx: _Ctx, strict: bool = False) -> list[str
             j >= 0
             and toks[j].kind == "word"
             and toks[j].text not in _ENGLISH
-            and toks[j].text not in ("our", "new", "old", "main")
+            and toks[j].text not in ("our", "new", "old", "main", "their", "my", "your", "his", "her", "its")
         ):
             w = toks[j].text
             if (
