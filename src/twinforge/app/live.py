@@ -7,6 +7,10 @@
   step), fits a detector on the first rows (normal operation by assumption; the fit is said in the
   twin's status) and scores every later row; raised and cleared alerts name node, signal, score and
   the signals that contribute, are stored, and survive a restart.
+- a drift monitor (:class:`~twinforge.calibration.DriftMonitor`, when the twin predicts some of
+  its signals: pumps, tanks) compares the measured signals with the twin's predictions; a drift
+  alert names the node and the parameter whose refit explains it, carries the proposed
+  recalibration, and goes through the same store and event bus as the detector's alerts.
 - :class:`EmulatorFeed` publishes a twin's simulated telemetry on the wall clock, with a short
   backlog so monitoring can start at once, through a :class:`~twinforge.data.FaultInjector` so a
   demo or a test can make a sensor fail.
@@ -161,6 +165,19 @@ class LiveMonitor:
         )
 
 
+def drift_monitor(spec: TwinSpec) -> Any:
+    """A :class:`~twinforge.calibration.DriftMonitor` for the twin, or None when the twin predicts
+    none of its signals (or cannot be simulated)."""
+    from twinforge.calibration import DriftMonitor
+
+    try:
+        monitor = DriftMonitor(spec)
+    except Exception as exc:  # a twin the simulator cannot build has no drift watch, said in the log
+        log.info("%s: no drift monitor (%s)", spec.name, exc)
+        return None
+    return monitor if monitor.columns else None
+
+
 @dataclass
 class LiveTwin:
     """Ingest, current values and monitoring of one twin (see the module docstring)."""
@@ -175,6 +192,7 @@ class LiveTwin:
     latest: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     ingestor: MqttIngestor | None = None
     monitor: LiveMonitor | None = None
+    drift: Any = None  # calibration.DriftMonitor when the twin predicts some of its signals
     _series: dict[int, tuple[str, str]] = field(default_factory=dict)  # store series id -> (node, signal)
     _alert_ids: dict[int, int] = field(default_factory=dict)  # id(Alert) -> stored alert id
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -186,6 +204,7 @@ class LiveTwin:
             for i in index
         }
         self.monitor = LiveMonitor(self.spec, self.settings)
+        self.drift = drift_monitor(self.spec)
         self.ingestor = MqttIngestor(
             self.spec,
             self.store,
@@ -213,6 +232,7 @@ class LiveTwin:
             "broker": f"{self.host}:{self.port}",
             "ingest": stats,
             "monitor": self.monitor.status.as_dict() if self.monitor else None,
+            "drift": self.drift.status() if self.drift is not None else None,
             "signals": len(self._series),
         }
 
@@ -249,6 +269,55 @@ class LiveTwin:
                 self.bus.publish("status", {"monitor": self.monitor.status.as_dict()}, twin=self.spec.name)
             for ev in events:
                 self._record(ev)
+        if self.drift is not None and feed:
+            self._feed_drift(feed)
+
+    def _feed_drift(self, feed: list[tuple[str, float, float]]) -> None:
+        """Drift of measured signals from the twin's predictions (see
+        :mod:`twinforge.calibration.drift`); an alert goes through the same store and bus as the
+        detector's, with the proposed recalibration."""
+        try:
+            alerts = self.drift.feed(feed)
+        except Exception:  # drift scoring must never stop ingest
+            log.exception("drift monitor of %s failed", self.spec.name)
+            self.drift = None
+            return
+        for alert in alerts:
+            started = pd.Timestamp(alert.t, unit="s", tz="UTC")
+            contributions = [[alert.node, alert.signal, 1.0]]
+            stored = self.store.write_alert(
+                self.spec.name,
+                {
+                    "node": alert.node,
+                    "signal": alert.signal,
+                    "source": "drift",
+                    "started": started,
+                    "score": alert.score,
+                    "peak_score": alert.score,
+                    "threshold": alert.threshold,
+                    "contributions": contributions,
+                    "text": alert.describe(),
+                },
+            )
+            self.bus.publish(
+                "alerts",
+                {
+                    "event": "raised",
+                    "id": stored,
+                    "node": alert.node,
+                    "signal": alert.signal,
+                    "source": "drift",
+                    "score": alert.score,
+                    "peak_score": alert.score,
+                    "threshold": alert.threshold,
+                    "contributions": contributions,
+                    "started": started.isoformat(),
+                    "ended": None,
+                    "text": alert.describe(),
+                    "proposal": alert.proposal.as_dict() if alert.proposal is not None else None,
+                },
+                twin=self.spec.name,
+            )
 
     def _record(self, ev: Any) -> None:
         alert = ev.alert
@@ -367,4 +436,4 @@ class EmulatorFeed:
             self._thread.join(timeout=10)
 
 
-__all__ = ["EmulatorFeed", "LiveMonitor", "LiveTwin", "MonitorSettings", "MonitorStatus"]
+__all__ = ["EmulatorFeed", "LiveMonitor", "LiveTwin", "MonitorSettings", "MonitorStatus", "drift_monitor"]

@@ -348,6 +348,31 @@ class Workspace:
 
         return clean(sync_state(self.twins.get(name), self.store).as_dict())
 
+    # -- calibration and drift ----------------------------------------------------------------------
+    def calibrate(self, name: str, nodes: list[str] | None = None) -> dict[str, Any]:
+        """Fit the twin's parameters to the stored station events and telemetry: the proposed
+        diff (old -> new with units, uncertainty, goodness of fit), not applied."""
+        from twinforge.calibration import calibrate_store
+
+        return clean(calibrate_store(self.store, self.twins.get(name), nodes).to_data())
+
+    def drift(self, name: str) -> dict[str, Any]:
+        """The drift monitor of a live twin: its state and the drift alerts with their proposed
+        recalibrations."""
+        self.twins.get(name)
+        live = self.live.get(name)
+        monitor = live.drift if live is not None else None
+        if monitor is None:
+            return {"twin": name, "monitoring": False, "alerts": []}
+        return clean(
+            {
+                "twin": name,
+                "monitoring": True,
+                **monitor.status(),
+                "alerts": [a.as_dict() for a in monitor.alerts],
+            }
+        )
+
     # -- alerts -------------------------------------------------------------------------------------
     def alerts(
         self, twin: str | None = None, open_only: bool = False, limit: int = 200
