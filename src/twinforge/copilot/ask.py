@@ -36,7 +36,15 @@ from twinforge.errors import TwinforgeError
 from twinforge.guard.check import CheckedPlan, check_plan
 from twinforge.guard.lexicon import Lexicon
 from twinforge.guard.reading import Reading, Refusal, read
-from twinforge.plan.models import DECLINE_TEXT, ComparePlan, StatusPlan, WhatIfPlan, WhyPlan, changes_of
+from twinforge.plan.models import (
+    DECLINE_TEXT,
+    ComparePlan,
+    KeepPlan,
+    StatusPlan,
+    WhatIfPlan,
+    WhyPlan,
+    changes_of,
+)
 from twinforge.plan.schema import engine_of
 from twinforge.spec.models import TwinSpec
 
@@ -374,7 +382,39 @@ class TwinAsker:
             )
         if isinstance(plan, StatusPlan):
             return self._status(plan, plan_dict, base)
+        if isinstance(plan, KeepPlan):
+            return self._keep(plan, plan_dict, base)
         raise TypeError(f"unexpected plan {plan!r}")  # pragma: no cover
+
+    def _keep(self, plan: KeepPlan, plan_dict: dict[str, Any], base: dict[str, Any]) -> AskResult:
+        """A band to hold: a controller proposal written from a template, judged by the control
+        guard in closed loop (nominal and stress scenarios); the answer is its verdict."""
+        from twinforge.control.guard import judge
+        from twinforge.control.request import band_controller
+
+        proposal = band_controller(self.twin, plan.target, plan.quantity, plan.min, plan.max)
+        verdict = judge(self.twin, proposal, reps=KEEP_REPS)
+        if plan.min is not None and plan.max is not None:
+            band = f"between {fmt(plan.min)} and {fmt(plan.max)} m³"
+        else:
+            band = f"above {fmt(plan.min)} m³" if plan.min is not None else f"below {fmt(plan.max)} m³"
+        head = f"To keep {plan.target}'s {plan.quantity} {band}: {proposal.description}"
+        if verdict.accepted:
+            answer = f"{head}\nAccepted by the guard: {verdict.reasons[0]}."
+        else:
+            answer = f"{head}\nRejected by the guard: {'; '.join(verdict.reasons[:3])}."
+        values: dict[str, Any] = {"verdict": verdict.verdict, "stage": verdict.stage, "runs": verdict.runs}
+        if verdict.violation:
+            values["violation"] = verdict.violation
+        return AskResult(
+            status="answered",
+            kind="keep",
+            plan=plan_dict,
+            answer=answer,
+            value=None,
+            values={**values, "proposal": proposal.model_dump(mode="json"), "scenarios": verdict.scenarios},
+            **base,
+        )
 
     def _notes(self, plan: Any) -> list[str]:
         """What the answer must say about the changes: a parameter the engine does not use."""
@@ -526,6 +566,10 @@ def _entities_apart(twin: TwinSpec, plans: list[dict[str, Any]]) -> str:
         return f"{e} ({name})" if name else e
 
     return ", ".join(named(e) for e in apart)
+
+
+#: replications of each guard scenario when a question asks to hold a band
+KEEP_REPS = 3
 
 
 def _readings_text(plans: list[dict[str, Any]]) -> str:

@@ -23,7 +23,7 @@ from twinforge.errors import SpecError
 from twinforge.guard.reading import Reading, Refusal
 from twinforge.plan.compile import PlanError, compile_changes
 from twinforge.plan.meaning import Effect, effect, same_effect
-from twinforge.plan.models import ComparePlan, Plan, StatusPlan, WhatIfPlan, WhyPlan
+from twinforge.plan.models import ComparePlan, KeepPlan, Plan, StatusPlan, WhatIfPlan, WhyPlan
 from twinforge.scenario import Scenario, apply_scenario
 from twinforge.spec.models import TwinSpec
 
@@ -87,6 +87,14 @@ def twin_problems(plan_data: dict[str, Any] | Any, twin: TwinSpec) -> list[Refus
                 out.append(Refusal(reason, detail))
         except (ValidationError, ValueError) as exc:
             out.append(Refusal("outside_physical_limits", str(exc).splitlines()[0]))
+    if isinstance(plan, KeepPlan):
+        from twinforge.control.request import RequestError, band_controller
+
+        try:
+            band_controller(twin, plan.target, plan.quantity, plan.min, plan.max)
+        except RequestError as exc:
+            out.append(Refusal(exc.reason, str(exc)))
+        return out
     if isinstance(plan, StatusPlan | WhyPlan):
         if not twin.has_node(plan.target) and not any(e.key == plan.target for e in twin.edges):
             out.append(Refusal("unknown_entity", f"the twin has no {plan.target!r}"))
@@ -155,7 +163,7 @@ def _differences(plan: Any, reading: Reading, twin: TwinSpec) -> list[str]:
     for lane in reading.mentions.lanes:
         said |= set(lane.lane or ())
     named: list[str] = []
-    if isinstance(plan, WhyPlan | StatusPlan):
+    if isinstance(plan, WhyPlan | StatusPlan | KeepPlan):
         named = [plan.target] + ([plan.source] if isinstance(plan, WhyPlan) and plan.source else [])
     for g in _groups(plan):
         for c in g:

@@ -1709,6 +1709,64 @@ def _unknown_quantity(text: str, lex: Lexicon) -> str | None:
     return None if known else word
 
 
+#: "keep the tower between 40 and 60 %", "hold the wet well above 12 m3": a band held by control
+_KEEP = re.compile(
+    r"(?:^|[.!?;:]\s*|\b(?:can|could|would) (?:you|we)\s+|\bplease\s+|\b(?:we|i) (?:want|need|would like|'d like) to\s+"
+    r"|\bhow (?:do|can|should) we\s+|\blet's\s+)(keep|hold|maintain)\b[^.?!]{0,80}?"
+    r"\b(between|above|over|below|under|at least|at most|within)\s+(?:about |roughly |around )?\d"
+)
+_LOW_WORDS = ("above", "over", "at least")
+_HIGH_WORDS = ("below", "under", "at most")
+
+
+def _keep(reading: Reading, ctx: _Ctx) -> tuple[list[Candidate], Refusal | None]:
+    """A band a controller is to hold: the tank named, its level, the edges in m^3 (a share of
+    its capacity when given in %)."""
+    hit = _KEEP.search(reading.text)
+    if hit is None:
+        return [], None
+    tanks = [m.ids[0] for m in reading.mentions.entities if m.resolved and ctx.kind(m.ids[0]) == "tank"]
+    if not tanks:  # "the tank" of several: which one
+        tanks = [i for m in reading.mentions.entities for i in m.ids if ctx.kind(i) == "tank"]
+    tanks = list(dict.fromkeys(tanks))
+    if len(tanks) != 1:
+        if not tanks:
+            return [], None  # "keep in stock over the summer": no tank, no band to hold
+        names = ", ".join(_label(ctx.twin, i) for i in tanks)
+        return [], Refusal("ambiguous", f"it could be any of {names}; say which")
+    tank = tanks[0]
+    capacity = float(ctx.twin.get(tank, "capacity"))
+    numbers = [
+        n for n in reading.numbers if n.start >= hit.start() and not set(n.roles) & {"old", "reference"}
+    ]
+    if not numbers or len(numbers) > 2:
+        return [], Refusal("unclear", "say the band: between two levels, or above / below one")
+    units_said = {n.unit for n in numbers if n.unit}
+    values = []
+    for n in numbers:
+        unit = n.unit or (next(iter(units_said)) if len(units_said) == 1 else "")
+        if unit == "%":
+            values.append(n.value / 100 * capacity)
+        elif unit and units.compatible(unit, "m^3"):
+            values.append(units.convert(n.value, unit, "m^3"))
+        else:
+            return [], Refusal("unclear", f"say the unit of {n.text!r} (% of the tank, or m3)")
+    word = hit.group(2)
+    if word in ("between", "within"):
+        if len(values) != 2:
+            return [], Refusal("unclear", "a band 'between' needs two levels")
+        low, high = sorted(values)
+    elif len(values) != 1:
+        return [], Refusal("unclear", f"'{word}' takes one level")
+    elif word in _LOW_WORDS:
+        low, high = values[0], None
+    else:
+        low, high = None, values[0]
+    plan = {"kind": "keep", "target": tank, "quantity": "level"}
+    plan |= {k: round(v, 6) for k, v in (("min", low), ("max", high)) if v is not None}
+    return [Candidate(plan, 0.0)], None
+
+
 def _status(reading: Reading, ctx: _Ctx) -> list[Candidate]:
     cl = _clause(reading, 0, len(reading.text), ctx.lex)
     out = []
@@ -1787,6 +1845,11 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
     unknown = unknown_names(reading, ctx, strict=True)
     if unknown:
         reading.refusal = Refusal("unknown_entity", f"the twin has no {', '.join(repr(u) for u in unknown)}")
+        return reading
+    kept, refusal = _keep(reading, ctx)
+    if kept or refusal:
+        reading.forms = ["keep"]
+        reading.candidates, reading.refusal = kept, refusal
         return reading
     changes_said = bool(usable) or bool(re.search(r"\b(double|halve|triple|faster|slower|quicker)", text))
     reading.forms = plan_forms(text, has_changes=changes_said)

@@ -292,6 +292,19 @@ class StatusPlan(BaseModel):
     product: str | None = Field(default=None, json_schema_extra=_PRODUCT)
 
 
+class KeepPlan(BaseModel):
+    """Keep a state of a node within a band ("keep the tower between 40 and 60 %"): answered by a
+    controller proposal that the control guard judges in closed loop (nominal and stress
+    scenarios). Values are in the state's catalogue unit."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["keep"] = "keep"
+    target: str = _node()
+    quantity: str = Field(json_schema_extra={"x-twin": "quantity"})
+    min: float | None = Field(default=None, description="Lower edge of the band")
+    max: float | None = Field(default=None, description="Upper edge of the band")
+
+
 class DeclinePlan(BaseModel):
     """The twin cannot answer the question (the reason is specific; the detail comes from code)."""
 
@@ -300,9 +313,18 @@ class DeclinePlan(BaseModel):
     reason: DeclineReason
 
 
-Plan = Annotated[WhatIfPlan | ComparePlan | WhyPlan | StatusPlan | DeclinePlan, Field(discriminator="kind")]
-PLAN_TYPES: tuple[type[BaseModel], ...] = (WhatIfPlan, ComparePlan, WhyPlan, StatusPlan, DeclinePlan)
-PLAN_KINDS: tuple[str, ...] = ("what_if", "compare", "why", "status", "decline")
+Plan = Annotated[
+    WhatIfPlan | ComparePlan | WhyPlan | StatusPlan | KeepPlan | DeclinePlan, Field(discriminator="kind")
+]
+PLAN_TYPES: tuple[type[BaseModel], ...] = (
+    WhatIfPlan,
+    ComparePlan,
+    WhyPlan,
+    StatusPlan,
+    KeepPlan,
+    DeclinePlan,
+)
+PLAN_KINDS: tuple[str, ...] = ("what_if", "compare", "why", "status", "keep", "decline")
 
 
 class PlanEnvelope(BaseModel):

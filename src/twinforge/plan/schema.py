@@ -27,7 +27,15 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from twinforge.plan.models import CHANGE_TYPES, ComparePlan, DeclinePlan, StatusPlan, WhatIfPlan, WhyPlan
+from twinforge.plan.models import (
+    CHANGE_TYPES,
+    ComparePlan,
+    DeclinePlan,
+    KeepPlan,
+    StatusPlan,
+    WhatIfPlan,
+    WhyPlan,
+)
 from twinforge.spec import units
 from twinforge.spec.catalog import CATALOG, EDGE_CATALOG, ParamDef
 from twinforge.spec.models import Edge, Node, TwinSpec
@@ -330,6 +338,33 @@ def _status_variants(twin: TwinSpec, engine: str) -> list[dict[str, Any]]:
     return out
 
 
+def _keep_variants(twin: TwinSpec, engine: str) -> list[dict[str, Any]]:
+    """Keep plans: the level of a tank that a pump fills or drains (simulated twins)."""
+    if engine != "simulate":
+        return []
+    pumps = {n.id for n in twin.nodes if n.kind == "pump"}
+    tanks = [
+        n.id
+        for n in twin.nodes
+        if n.kind == "tank"
+        and any(
+            (e.source, e.target) in {(n.id, p) for p in pumps} | {(p, n.id) for p in pumps}
+            for e in twin.edges
+        )
+    ]
+    if not tanks:
+        return []
+    _fields, required = _model_fields(KeepPlan)
+    props = {
+        "kind": {"const": "keep"},
+        "target": _enum(tanks),
+        "quantity": {"const": "level"},
+        "min": {"type": "number", "minimum": 0},
+        "max": {"type": "number", "minimum": 0},
+    }
+    return [_obj(props, required)]
+
+
 def twin_has_quantity(twin: TwinSpec, node: Node | Edge, name: str) -> bool:
     """Whether the twin has a value for ``name`` on ``node``: a parameter set or defaulted, or a
     state variable of its kind."""
@@ -366,6 +401,7 @@ def plan_json_schema(twin: TwinSpec, engine: str | None = None) -> dict[str, Any
         ),
         *model_variants(WhyPlan, twin, engine),
         *_status_variants(twin, engine),
+        *_keep_variants(twin, engine),
         *model_variants(DeclinePlan, twin, engine),
     ]
     return {
