@@ -21,6 +21,7 @@ from twinforge.analytics import (
     ResidualDetector,
     RollingFeatures,
 )
+from twinforge.analytics.detectors import MultivariateShiftDetector
 
 DETECTORS = {
     "pca": lambda: PCADetector(),
@@ -28,6 +29,7 @@ DETECTORS = {
     "residual": lambda: ResidualDetector(threshold=QuantileThreshold(0.995)),
     "ensemble": lambda: EnsembleDetector([PCADetector(), ResidualDetector()]),
     "pca on rolling means": lambda: Featurized(PCADetector(), RollingFeatures(5)),
+    "multivariate shift": lambda: MultivariateShiftDetector(window=5),
 }
 
 
@@ -155,3 +157,87 @@ def test_numpy_input_and_column_checks(synthetic):
         PCADetector().fit(train.iloc[:2])
     with pytest.raises(AnalyticsError, match="non-numeric"):
         PCADetector().fit(train.assign(state="on"))
+
+
+def test_multivariate_shift_score_is_the_equivalent_normal_deviate():
+    """One signal: the T² score is |d| / σ exactly (χ²(1) is a squared normal); k signals: the normal
+    deviate as rare as T² under χ²(k), so a threshold means the same whatever the signals used."""
+    from scipy import stats
+
+    rng = np.random.default_rng(11)
+    train = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400) * 3 + 10})
+    test = pd.DataFrame({"a": rng.normal(size=200) + 0.5, "b": rng.normal(size=200) * 3 + 10})
+    one = MultivariateShiftDetector(window=10, wander_window=0).fit(train[["a"]])
+    rolled = train["a"].rolling(10).mean().iloc[9:]
+    d = test["a"].rolling(10, min_periods=5).mean() - train["a"].mean()
+    expected = (d.abs() / rolled.std(ddof=0)).fillna(0.0)
+    np.testing.assert_allclose(one.score(test[["a"]]), expected, rtol=1e-9)
+    both = MultivariateShiftDetector(window=10, wander_window=0).fit(train)
+    dd = both.deviations(test).to_numpy() * both.scale_  # back to raw shifts
+    ok = np.isfinite(dd).all(axis=1)
+    t2 = np.einsum("ij,jk,ik->i", dd[ok], np.linalg.inv(both.covariance_), dd[ok])
+    np.testing.assert_allclose(both.score(test)[ok], stats.norm.isf(stats.chi2.sf(t2, 2) / 2), rtol=1e-6)
+
+
+def test_multivariate_shift_is_two_sided_and_says_which_way_each_signal_moved(synthetic):
+    train, test, _labels = synthetic
+    det = MultivariateShiftDetector(window=10).fit(train)
+    dropped = test.copy()
+    dropped.iloc[300:350, test.columns.get_loc("Pressure")] -= 6.0  # a drop of another signal
+    pred = det.predict(dropped)
+    assert pred[310:350].mean() > 0.9 and pred[:290].mean() < 0.05
+    moves = det.deviations(dropped).iloc[310:350].mean()
+    assert moves["Volume Flow RateRMS"] > 3 and moves["Pressure"] < -3  # up and down
+    assert abs(moves["Accelerometer1RMS"]) < 2
+    top = det.contributions(dropped.iloc[310:350]).mean().nlargest(3).index
+    assert {"Volume Flow RateRMS", "Pressure"} <= set(top)
+
+
+def test_multivariate_shift_skips_missing_data_and_says_which_signals_it_used(synthetic):
+    train, test, labels = synthetic
+    train = train.assign(spare=np.nan, setpoint=5.0)  # one signal never read, one constant
+    train.iloc[100:130, 0] = np.nan  # a gap in one signal
+    det = MultivariateShiftDetector(window=10).fit(train)
+    assert set(det.signals_dropped_) == {"spare", "setpoint"}
+    assert "present" in det.signals_dropped_["spare"] and "constant" in det.signals_dropped_["setpoint"]
+    assert det.signals_used_ == list(test.columns)
+    holed = test.assign(spare=np.nan, setpoint=5.0)
+    holed.iloc[200:260, holed.columns.get_loc("Current")] = np.nan  # a gap while scoring
+    holed.iloc[5, 2] = np.inf
+    scores = det.score(holed)
+    assert np.isfinite(scores).all()
+    cover = det.coverage(holed)
+    assert not cover["Current"].iloc[215:260].any() and cover["Current"].iloc[100:190].all()
+    assert not cover["spare"].any()
+    pred = det.predict(holed)
+    assert pred[labels == 1].mean() > 0.8 and pred[labels == 0].mean() < 0.05
+    # a signal absent from the data scored: left out of the statistic, the fault is still found
+    lacking = test.drop(columns=["Current", "Pressure"])
+    pred = det.predict(lacking)
+    assert pred[labels == 1].mean() > 0.8 and pred[labels == 0].mean() < 0.05
+    assert not det.coverage(lacking)["Pressure"].any()
+    assert det.contributions(lacking)[["Current", "Pressure"]].to_numpy().sum() == 0
+    with pytest.raises(AnalyticsError, match="unexpected"):
+        det.score(test.assign(extra=1.0))
+    with pytest.raises(AnalyticsError, match="no signal is usable"):
+        MultivariateShiftDetector(window=10).fit(pd.DataFrame({"a": np.ones(50), "b": np.full(50, np.nan)}))
+    with pytest.raises(AnalyticsError, match="combine"):
+        MultivariateShiftDetector(combine="sum")
+
+
+def test_multivariate_shift_wander_of_the_training_part_desensitises_drifting_signals():
+    rng = np.random.default_rng(12)
+    n = 400
+    train = pd.DataFrame(
+        {"temp": np.linspace(0, 4, n) + rng.normal(size=n) * 0.2, "flow": rng.normal(size=n)}
+    )
+    later = pd.DataFrame(
+        {"temp": 7 + np.linspace(0, 1, 300) + rng.normal(size=300) * 0.2, "flow": rng.normal(size=300)}
+    )
+    later.loc[150:, "flow"] -= 3.0  # a real fault, later on
+    naive = MultivariateShiftDetector(window=10, wander_window=0, threshold=FixedThreshold(3.0)).fit(train)
+    aware = MultivariateShiftDetector(window=10, threshold=FixedThreshold(3.0)).fit(train)
+    assert naive.predict(later)[:150].mean() > 0.9  # the drift that continues alarms...
+    assert aware.predict(later)[:150].mean() < 0.05  # ...unless the training part's wander is allowed for
+    assert aware.predict(later)[170:].mean() > 0.9
+    assert aware.deviations(later)["flow"].iloc[170:].mean() < 0

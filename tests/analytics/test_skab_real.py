@@ -14,6 +14,7 @@ from twinforge.analytics import (
     read_table,
     signal_table,
 )
+from twinforge.analytics.factory import DEFAULT_SHIFT
 from twinforge.datasets import reference_data_dir
 
 
@@ -50,6 +51,33 @@ def test_skab_runs_are_detected_with_alerts_on_the_flow_meter(valve1, pump_stati
         anomaly_start = run.labels.index[np.argmax(run.labels.to_numpy())]
         assert first.started >= anomaly_start  # no alert in the normal stretch before the fault
     assert total is not None and total.f1 > 0.85 and total.far < 0.15
+
+
+def test_the_label_free_default_on_all_signals_names_the_flow_drop(valve1, pump_station):
+    """The default detector (every signal, two-sided, configuration chosen without labels) on two
+    valve1 runs: its alerts come after the fault starts and say the flow meter's reading went down."""
+    runs = [
+        signal_table(read_table(valve1 / f"{i}.csv"), pump_station, label="anomaly", ignore=["changepoint"])
+        for i in range(16)
+    ]
+    scale = LevelShiftDetector.level_scale_from_runs([r.signals.iloc[:400] for r in runs])
+    total = None
+    for i in (1, 3):
+        run = runs[i]
+        train, rest = run.signals.iloc[:400], run.signals.iloc[400:]
+        det = DEFAULT_SHIFT.make(scale).fit(train)
+        assert det.signals_used_ == list(train.columns)
+        monitor = AnomalyMonitor(det, pump_station, DEFAULT_SHIFT.hysteresis)
+        monitor.prime(train)
+        update = monitor.update(rest)
+        counts = detection_counts(run.labels.iloc[400:].to_numpy(), update.alarm)
+        total = counts if total is None else total + counts
+        first = monitor.alerts[0]
+        assert (first.node, first.signal) == ("flow_meter", "Volume Flow RateRMS")
+        assert first.direction(first.contributions[0][0]) == "down"
+        anomaly_start = run.labels.index[np.argmax(run.labels.to_numpy())]
+        assert first.started >= anomaly_start
+    assert total is not None and total.f1 > 0.85 and total.far < 0.10
 
 
 def test_demo_step_streams_a_skab_run(valve1, examples):

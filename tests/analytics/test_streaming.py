@@ -20,6 +20,8 @@ from twinforge.analytics import (
     read_table,
     signal_table,
 )
+from twinforge.analytics.detectors import MultivariateShiftDetector
+from twinforge.analytics.factory import DEFAULT_METHOD, DEFAULT_SHIFT, make_detector
 from twinforge.analytics.streaming import AlarmState
 from twinforge.cli.main import app
 
@@ -233,3 +235,67 @@ def test_cli_detect_with_a_training_file_and_parquet_data(tmp_path, synthetic, e
     assert "fitted on " + str(tmp_path / "normal.csv") in out and "scored 500 rows" in out
     assert "flow_meter.Volume Flow RateRMS" in out
     assert float(out.split("MAR ")[1].split("%")[0]) < 20
+
+
+def test_alerts_say_which_way_each_signal_moved_and_streams_may_lack_a_signal(synthetic, pump_station):
+    train, test, _labels = synthetic
+    test = test.copy()
+    test.iloc[300:350, test.columns.get_loc("Pressure")] -= 6.0  # flow and current rise, pressure drops
+    det = MultivariateShiftDetector(window=10).fit(train)
+    monitor = AnomalyMonitor(det, pump_station, Hysteresis(3, 10))
+    monitor.prime(train)
+    events = []
+    for i in range(len(test)):
+        row = test.iloc[i].to_dict()
+        if 100 <= i < 200:  # the voltmeter is off-line for a while: its value is not sent
+            row.pop("Voltage")
+        events += monitor.update(row, at=test.index[i]).events
+    raised = [e.alert for e in events if e.kind == "raised"]
+    assert len(raised) == 1 and raised[0].started >= test.index[300]
+    alert = raised[0]
+    moves = {ref.signal: value for ref, value in alert.moves}
+    assert moves["Volume Flow RateRMS"] > 2 and moves["Pressure"] < -2
+    assert alert.direction(next(r for r, _ in alert.contributions if r.signal == "Pressure")) == "down"
+    text = alert.describe()
+    assert "flow_meter.Volume Flow RateRMS" in text and "↑" in text and "↓" in text
+    # a detector that needs every signal still refuses a sample without one
+    strict = AnomalyMonitor(PCADetector().fit(train), pump_station)
+    with pytest.raises(AnalyticsError, match="lacks signal"):
+        strict.update(test.iloc[0].drop("Voltage").to_dict(), at=test.index[0])
+
+
+def test_factory_default_is_the_label_free_multivariate_shift(synthetic):
+    train, test, labels = synthetic
+    assert DEFAULT_METHOD == "shift"
+    det = make_detector("shift", DEFAULT_SHIFT.window, 0.99).fit(train)
+    assert isinstance(det, MultivariateShiftDetector) and det.window == DEFAULT_SHIFT.window
+    assert det.threshold_ == DEFAULT_SHIFT.threshold
+    alarm = debounce(det.score(test), det.threshold_, DEFAULT_SHIFT.hysteresis)
+    assert alarm[labels == 1].mean() > 0.7 and alarm[labels == 0].mean() < 0.1
+    with pytest.raises(AnalyticsError, match="unknown method"):
+        make_detector("nope", 10, 0.99)
+
+
+def test_cli_detect_default_uses_every_signal_and_says_which(run_csv, examples, tmp_path):
+    path, n_train = run_csv
+    args = ["detect", str(examples / "pump_station.yaml"), str(path), "--train", str(n_train)]
+    args += ["--label", "anomaly", "--ignore", "changepoint"]
+    result = CliRunner().invoke(app, args, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert out.startswith("shift detector on 8 signals") and "signals used: Accelerometer1RMS" in out
+    assert "no between-run level variability" in out
+    assert "flow_meter.Volume Flow RateRMS" in out and " up" in out
+    assert float(out.split("F1 ")[1].split()[0]) > 0.7
+    # between-run variability from other normal runs
+    frame = read_table(path)
+    for i in range(2):
+        frame.iloc[:n_train].assign(Temperature=frame["Temperature"].iloc[:n_train] + i).to_csv(
+            tmp_path / f"normal{i}.csv", sep=";"
+        )
+    runs = ["--runs", str(tmp_path / "normal0.csv"), "--runs", str(tmp_path / "normal1.csv")]
+    result = CliRunner().invoke(app, args + runs, terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "no between-run" not in result.output and "flow_meter" in result.output
+    bad = CliRunner().invoke(app, args + runs[:2])
+    assert bad.exit_code == 2 and "at least 2 normal runs" in bad.output and "Traceback" not in bad.output

@@ -20,16 +20,20 @@ from twinforge.analytics.detectors import (
     IsolationForestDetector,
     LevelShiftDetector,
     LocalOutlierDetector,
+    MultivariateShiftDetector,
     PCADetector,
     ResidualDetector,
 )
 from twinforge.analytics.features import Featurized, RollingFeatures
 from twinforge.analytics.metrics import DetectionCounts, detection_counts, phm08_score, rmse
 from twinforge.analytics.rul import (
+    ConformalBands,
     LastCycleLinearRUL,
+    OperatingConditions,
     RULEstimator,
     RULEvaluation,
     WindowedRegressorRUL,
+    conformal_bands,
     rul_targets,
 )
 from twinforge.analytics.signals import SignalMap, SignalRef, UnknownSignalError
@@ -48,6 +52,7 @@ __all__ = [
     "AlertEvent",
     "AnalyticsError",
     "AnomalyMonitor",
+    "ConformalBands",
     "DetectionCounts",
     "Detector",
     "EnsembleDetector",
@@ -59,7 +64,9 @@ __all__ = [
     "LastCycleLinearRUL",
     "LevelShiftDetector",
     "LocalOutlierDetector",
+    "MultivariateShiftDetector",
     "NotFittedError",
+    "OperatingConditions",
     "PCADetector",
     "QuantileThreshold",
     "RULEstimator",
@@ -73,6 +80,7 @@ __all__ = [
     "ThresholdRule",
     "UnknownSignalError",
     "WindowedRegressorRUL",
+    "conformal_bands",
     "debounce",
     "detection_counts",
     "phm08_score",

@@ -9,6 +9,7 @@ from the training scores with a :class:`ThresholdRule`.
 from __future__ import annotations
 
 import math
+import warnings
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,12 @@ class NotFittedError(AnalyticsError):
 # -- input checking -------------------------------------------------------------------------------
 
 
-def as_frame(X: Any, *, what: str = "X") -> pd.DataFrame:
-    """A numeric wide DataFrame from a DataFrame or a 2-D array; a clear error for anything else."""
+def as_frame(X: Any, *, what: str = "X", allow_nan: bool = False) -> pd.DataFrame:
+    """A numeric wide DataFrame from a DataFrame or a 2-D array; a clear error for anything else.
+
+    ``allow_nan``: missing values (NaN, and infinities, which become NaN) are kept, for detectors
+    that skip them (:attr:`Detector.allows_missing`); otherwise they are an error naming the columns.
+    """
     if isinstance(X, pd.Series):
         X = X.to_frame()
     if isinstance(X, pd.DataFrame):
@@ -52,6 +57,8 @@ def as_frame(X: Any, *, what: str = "X") -> pd.DataFrame:
         dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
         raise AnalyticsError(f"{what} has duplicated column(s) {dup}")
     values = frame.to_numpy(dtype=float)
+    if allow_nan:
+        return frame.astype(float).replace([np.inf, -np.inf], np.nan)
     if not np.isfinite(values).all():
         rows, cols = np.nonzero(~np.isfinite(values))
         col_names = sorted({str(frame.columns[c]) for c in cols})
@@ -62,11 +69,23 @@ def as_frame(X: Any, *, what: str = "X") -> pd.DataFrame:
     return frame.astype(float)
 
 
-def align_columns(frame: pd.DataFrame, signals: list[str], *, what: str = "X") -> pd.DataFrame:
-    """``frame`` with exactly the fitted ``signals`` in the fitted order; a clear error otherwise."""
+def align_columns(
+    frame: pd.DataFrame, signals: list[str], *, what: str = "X", allow_missing: bool = False
+) -> pd.DataFrame:
+    """``frame`` with exactly the fitted ``signals`` in the fitted order; a clear error otherwise.
+
+    ``allow_missing``: a fitted signal absent from ``frame`` becomes a column of NaN (a detector that
+    skips missing values then scores on the signals it has); extra columns are still an error.
+    """
     cols = [str(c) for c in frame.columns]
     missing = [s for s in signals if s not in cols]
     extra = [c for c in cols if c not in signals]
+    if allow_missing and missing and not extra:
+        frame = frame.copy()
+        frame.columns = cols
+        for s in missing:
+            frame[s] = np.nan
+        return frame[signals]
     if missing or extra:
         parts = []
         if missing:
@@ -159,6 +178,10 @@ class Detector(ABC):
     #: Rows of history a score needs (rolling windows); streaming keeps this many rows of context.
     context_length: int = 0
 
+    #: True for detectors that skip missing values (NaN cells, gaps, an absent signal) and score on the
+    #: signals they have; the others refuse them with an error naming the columns.
+    allows_missing: bool = False
+
     def __init__(self, threshold: ThresholdRule | None = None) -> None:
         self.threshold = threshold if threshold is not None else QuantileThreshold()
 
@@ -174,13 +197,18 @@ class Detector(ABC):
         z = (frame.to_numpy() - self._center) / self._spread
         return z**2
 
+    def _deviations(self, frame: pd.DataFrame) -> np.ndarray:
+        """Signed movement of each signal, rows × signals (positive = up). Default: robust z-scores of
+        the raw values against the training median and MAD."""
+        return (frame.to_numpy() - self._center) / self._spread
+
     @property
     def min_training_rows(self) -> int:
         return max(3, self.context_length + 3)
 
     # public API --------------------------------------------------------------------------------
     def fit(self, X: Any) -> Detector:
-        frame = as_frame(X, what="training data")
+        frame = as_frame(X, what="training data", allow_nan=self.allows_missing)
         if len(frame) < self.min_training_rows:
             raise AnalyticsError(
                 f"{type(self).__name__} needs at least {self.min_training_rows} training rows; got {len(frame)}"
@@ -188,9 +216,11 @@ class Detector(ABC):
         self.signals_ = [str(c) for c in frame.columns]
         frame.columns = self.signals_
         values = frame.to_numpy()
-        self._center = np.median(values, axis=0)
-        spread = np.median(np.abs(values - self._center), axis=0) * 1.4826
-        std = values.std(axis=0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns of a tolerant detector
+            self._center = np.nan_to_num(np.nanmedian(values, axis=0))
+            spread = np.nan_to_num(np.nanmedian(np.abs(values - self._center), axis=0) * 1.4826)
+            std = np.nan_to_num(np.nanstd(values, axis=0))
         self._spread = np.where(spread > 0, spread, np.where(std > 0, std, 1.0))
         rule = self.threshold
         n_cal = round(len(frame) * rule.calibration_fraction)
@@ -215,7 +245,8 @@ class Detector(ABC):
     def _checked(self, X: Any) -> pd.DataFrame:
         if not hasattr(self, "signals_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(X) on normal data first")
-        return align_columns(as_frame(X), self.signals_)
+        frame = as_frame(X, allow_nan=self.allows_missing)
+        return align_columns(frame, self.signals_, allow_missing=self.allows_missing)
 
     def score(self, X: Any) -> np.ndarray:
         """Anomaly score of each row (higher = more anomalous)."""
@@ -230,6 +261,13 @@ class Detector(ABC):
         """How much each signal contributes to each row's score (non-negative, rows × signals)."""
         frame = self._checked(X)
         values = np.asarray(self._contributions(frame), dtype=float)
+        return pd.DataFrame(values, index=frame.index, columns=self.signals_)
+
+    def deviations(self, X: Any) -> pd.DataFrame:
+        """Signed movement of each signal (rows × signals, positive = up, in the detector's units of
+        normal variability): with :meth:`contributions`, which signals moved and in which direction."""
+        frame = self._checked(X)
+        values = np.asarray(self._deviations(frame), dtype=float)
         return pd.DataFrame(values, index=frame.index, columns=self.signals_)
 
     def __repr__(self) -> str:

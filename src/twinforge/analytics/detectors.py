@@ -4,6 +4,8 @@
   their statistical control limits and non-negative per-signal contributions.
 - :class:`LevelShiftDetector`: how far each signal's recent level moved, in units of its normal
   level variability (within a run and, when known, between runs).
+- :class:`MultivariateShiftDetector` (the default): Hotelling's T² of the rolling-mean shifts of all
+  signals, two-sided, with a shrinkage covariance; skips missing data and says which signals it used.
 - :class:`IsolationForestDetector`, :class:`LocalOutlierDetector`: scikit-learn's multivariate ML
   detectors on standardised signals.
 - :class:`ResidualDetector`: observed vs twin-predicted values; the reference model is any callable
@@ -13,17 +15,19 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from twinforge.analytics.base import (
     AnalyticsError,
     Detector,
     FalseAlarmThreshold,
+    FixedThreshold,
     ThresholdRule,
     align_columns,
     as_frame,
@@ -254,6 +258,185 @@ class LevelShiftDetector(Detector):
 
     def _contributions(self, frame: pd.DataFrame) -> np.ndarray:
         return self._z(frame) ** 2
+
+    def _deviations(self, frame: pd.DataFrame) -> np.ndarray:
+        rolled = frame.rolling(self.window, min_periods=1).mean().to_numpy()
+        return (rolled - self.reference_) / self.scale_
+
+
+# -- multivariate level shift (the default) -------------------------------------------------------
+
+
+class MultivariateShiftDetector(Detector):
+    """How far the signals' recent levels moved together, two-sided, over every usable signal.
+
+    For each signal, d_j(t) = rolling mean_j(t) − training mean_j over the last ``window`` rows. The
+    covariance of d under normal operation is the Ledoit–Wolf shrinkage estimate of the covariance of
+    the rolling means over the training rows (within-run level variability, with the correlations
+    between signals), plus the diagonal of ``level_scale``² (how much each signal's normal level
+    differs from run to run; :meth:`LevelShiftDetector.level_scale_from_runs`). Without
+    ``level_scale`` (one run only), the training part's own wander stands in for it: the range of its
+    ``wander_window``-row rolling mean (0 = none), so a slowly drifting signal needs a larger move.
+
+    ``combine="t2"``: Hotelling's T² = dᵀ Σ⁻¹ d over the signals available in the row, reported as the
+    equivalent two-sided normal deviate (score 3 is as rare under χ²(k) as a 3σ move of one signal,
+    whatever the number k of signals used), so the threshold means the same when a signal is missing.
+    ``combine="max"``: the largest |d_j| / σ_j (a per-signal z, two-sided).
+
+    Missing data never stops it: NaN cells and gaps are skipped by the rolling mean (a window needs
+    ``min_coverage`` of its rows present), a signal absent from the data scored is left out of the
+    row's statistic (the marginal of Σ), and signals unusable in training (mostly missing, or
+    constant) are dropped at ``fit``: :attr:`signals_used_` and :attr:`signals_dropped_` (with the
+    reason) say which. :meth:`coverage` says which signals each row's score used.
+
+    Contributions: reconstruction-based for T² ((Σ⁻¹d)_j² / (Σ⁻¹)_jj; Alcala & Qin 2009), (d_j/σ_j)²
+    for ``max``; :meth:`deviations` gives the signed d_j / σ_j (which way each signal moved).
+    """
+
+    allows_missing = True
+
+    def __init__(
+        self,
+        window: int = 30,
+        level_scale: dict[str, float] | pd.Series | None = None,
+        combine: Literal["t2", "max"] = "t2",
+        min_coverage: float = 0.5,
+        wander_window: int = 60,
+        threshold: ThresholdRule | None = None,
+    ) -> None:
+        super().__init__(threshold if threshold is not None else FixedThreshold(4.0))
+        if int(wander_window) < 0:
+            raise AnalyticsError(f"wander_window must be >= 0 rows; got {wander_window}")
+        if int(window) < 1:
+            raise AnalyticsError(f"window must be >= 1 row; got {window}")
+        if combine not in ("t2", "max"):
+            raise AnalyticsError(f"combine must be 't2' or 'max'; got {combine!r}")
+        if not 0.0 < min_coverage <= 1.0:
+            raise AnalyticsError(f"min_coverage must be in (0, 1]; got {min_coverage}")
+        self.window = int(window)
+        self.level_scale = level_scale
+        self.combine = combine
+        self.min_coverage = float(min_coverage)
+        self.wander_window = int(wander_window)
+        self.context_length = self.window
+
+    @property
+    def min_training_rows(self) -> int:
+        return self.window + 10
+
+    def _fit(self, frame: pd.DataFrame) -> None:
+        values = frame.to_numpy()
+        present = np.isfinite(values).mean(axis=0)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            std = np.nanstd(values, axis=0)
+        dropped: dict[str, str] = {}
+        for j, name in enumerate(self.signals_):
+            if present[j] < self.min_coverage:
+                dropped[name] = (
+                    f"{present[j]:.0%} of the training rows present (needs {self.min_coverage:.0%})"
+                )
+            elif not std[j] > 0:
+                dropped[name] = "constant in the training data"
+        used = [j for j, name in enumerate(self.signals_) if name not in dropped]
+        if not used:
+            raise AnalyticsError(
+                f"no signal is usable for {type(self).__name__}: "
+                + "; ".join(f"{k}: {v}" for k, v in dropped.items())
+            )
+        self.signals_dropped_ = dropped
+        self.signals_used_ = [self.signals_[j] for j in used]
+        self._used = np.array(used)
+        sub = frame.iloc[:, used]
+        self.reference_ = np.nanmean(sub.to_numpy(), axis=0)
+        rolled = self._rolled(sub)
+        settled = rolled[self.window - 1 :] if len(rolled) > self.window + 1 else rolled
+        settled = settled[np.isfinite(settled).all(axis=1)]
+        floor = (std[used] / np.sqrt(self.window)) ** 2
+        if len(settled) >= 3:
+            from sklearn.covariance import LedoitWolf
+
+            within = LedoitWolf().fit(settled).covariance_
+        else:
+            within = np.diag(floor)
+        diag = np.diag(within).copy()
+        within[np.diag_indices_from(within)] = np.where(diag > 0, diag, floor)
+        between = np.zeros(len(used))
+        if self.level_scale is not None:
+            scale = pd.Series(self.level_scale, dtype=float)
+            missing = [s for s in self.signals_used_ if s not in scale.index]
+            if missing:
+                raise AnalyticsError(f"level_scale has no value for signal(s) {missing}")
+            between = np.nan_to_num(scale[self.signals_used_].to_numpy())
+        elif self.wander_window and len(sub) > self.wander_window:
+            slow = sub.rolling(self.wander_window, min_periods=self.wander_window // 2 + 1).mean()
+            between = np.nan_to_num((slow.max() - slow.min()).to_numpy())
+        self.covariance_ = within + np.diag(between**2)
+        self.scale_ = np.sqrt(np.diag(self.covariance_))
+
+    def _rolled(self, sub: pd.DataFrame) -> np.ndarray:
+        need = max(1, int(np.ceil(self.window * self.min_coverage)))
+        return sub.rolling(self.window, min_periods=need).mean().to_numpy()
+
+    def _d(self, frame: pd.DataFrame) -> np.ndarray:
+        """Rolling-mean shift of each used signal (rows × used signals; NaN where not available)."""
+        return self._rolled(frame.iloc[:, self._used]) - self.reference_
+
+    def _patterns(self, d: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(rows, available signals) groups: rows sharing the same set of available signals."""
+        ok = np.isfinite(d)
+        keys = ok @ (1 << np.arange(ok.shape[1], dtype=np.int64)) if ok.shape[1] < 63 else None
+        if keys is None:
+            keys = np.unique(ok, axis=0, return_inverse=True)[1].ravel()
+        return [(np.flatnonzero(keys == k), ok[np.argmax(keys == k)]) for k in np.unique(keys)]
+
+    def _score(self, frame: pd.DataFrame) -> np.ndarray:
+        d = self._d(frame)
+        out = np.zeros(len(frame))
+        if self.combine == "max":
+            z = np.abs(d) / self.scale_
+            has = np.isfinite(z).any(axis=1)
+            out[has] = np.nanmax(z[has], axis=1)
+            return out
+        for rows, avail in self._patterns(d):
+            k = int(avail.sum())
+            if k == 0:
+                continue
+            dm = d[np.ix_(rows, np.flatnonzero(avail))]
+            precision = np.linalg.inv(self.covariance_[np.ix_(avail, avail)])
+            t2 = np.einsum("ij,jk,ik->i", dm, precision, dm)
+            # the two-sided normal deviate as rare as T² under chi²(k): Φ⁻¹(1 − sf/2)
+            out[rows] = np.maximum(-special.ndtri_exp(stats.chi2.logsf(t2, k) - np.log(2.0)), 0.0)
+        return out
+
+    def _contributions(self, frame: pd.DataFrame) -> np.ndarray:
+        d = self._d(frame)
+        part = np.zeros_like(d)
+        if self.combine == "max":
+            part = np.nan_to_num((d / self.scale_) ** 2)
+        else:
+            for rows, avail in self._patterns(d):
+                cols = np.flatnonzero(avail)
+                if not len(cols):
+                    continue
+                precision = np.linalg.inv(self.covariance_[np.ix_(avail, avail)])
+                g = d[np.ix_(rows, cols)] @ precision
+                part[np.ix_(rows, cols)] = g**2 / np.diag(precision)
+        out = np.zeros((len(frame), len(self.signals_)))
+        out[:, self._used] = part
+        return out
+
+    def _deviations(self, frame: pd.DataFrame) -> np.ndarray:
+        out = np.full((len(frame), len(self.signals_)), np.nan)
+        out[:, self._used] = self._d(frame) / self.scale_
+        return out
+
+    def coverage(self, X: Any) -> pd.DataFrame:
+        """Which signals each row's score used (rows × signals, True = used)."""
+        frame = self._checked(X)
+        out = np.zeros((len(frame), len(self.signals_)), dtype=bool)
+        out[:, self._used] = np.isfinite(self._d(frame))
+        return pd.DataFrame(out, index=frame.index, columns=self.signals_)
 
 
 # -- scikit-learn ML detectors --------------------------------------------------------------------

@@ -4,7 +4,9 @@
 (rolling windows), scores each new row, and runs an alarm state machine with hysteresis
 (:class:`Hysteresis`): an alert is raised only after ``raise_after`` consecutive rows above the
 threshold, and cleared only after ``clear_after`` consecutive rows below ``clear_ratio × threshold``,
-so one noisy sample neither raises nor clears an alert.
+so one noisy sample neither raises nor clears an alert. Each alert carries the signals' shares of
+the score and the direction each of them moved (:attr:`Alert.moves`), so a diagnoser can name the
+fault. A detector that skips missing data (``allows_missing``) may be streamed rows lacking a signal.
 """
 
 from __future__ import annotations
@@ -109,19 +111,37 @@ class Alert:
     ended: Any = None  # when the alert cleared (after ``clear_after`` quiet rows)
     quiet_since: Any = None  # first of those quiet rows: where the anomaly ended, known once cleared
     rows: int = 0
+    #: the contributing signals (same order) with their mean signed movement over the episode's rows
+    #: above the threshold, in the detector's units of normal variability (+ up, − down; NaN unknown)
+    moves: list[tuple[SignalRef, float]] = field(default_factory=list)
     _accumulated: np.ndarray | None = field(default=None, repr=False)
+    _moved_sum: np.ndarray | None = field(default=None, repr=False)
+    _moved_rows: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def open(self) -> bool:
         return self.ended is None
 
+    def direction(self, ref: SignalRef) -> str:
+        """ "up", "down" or "" (unknown) for a contributing signal."""
+        value = next((v for r, v in self.moves if r == ref), float("nan"))
+        return "up" if value > 0 else "down" if value < 0 else ""
+
     def describe(self, top: int = 3) -> str:
-        parts = ", ".join(f"{ref} {share:.0%}" for ref, share in self.contributions[:top])
+        moved = dict(self.moves)
+        parts = ", ".join(
+            f"{ref} {share:.0%}" + (f" {_arrow(moved[ref])}" if np.isfinite(moved.get(ref, np.nan)) else "")
+            for ref, share in self.contributions[:top]
+        )
         state = "open" if self.open else f"until {self.ended}"
         return (
             f"{self.started}: anomaly at {self.node}.{self.signal} score {self.score:.3g} "
             f"(threshold {self.threshold:.3g}, peak {self.peak_score:.3g}, {state}); contributing: {parts}"
         )
+
+
+def _arrow(value: float) -> str:
+    return f"{'↑' if value > 0 else '↓'}{abs(value):.2g}σ"
 
 
 @dataclass(frozen=True)
@@ -173,6 +193,7 @@ class AnomalyMonitor:
         self._state = AlarmState(self.hysteresis)
         self._buffer: pd.DataFrame | None = None
         self._pending: list[np.ndarray] = []  # contributions of the rows above threshold before raising
+        self._pending_dev: list[np.ndarray] = []  # and their signed deviations
         self._rows_seen = 0
         self._quiet_since: Any = None
         self.alerts: list[Alert] = []
@@ -195,7 +216,9 @@ class AnomalyMonitor:
                 frame.index = pd.RangeIndex(self._rows_seen, self._rows_seen + len(frame))
         frame = frame.apply(pd.to_numeric, errors="coerce")
         missing = [s for s in self.detector.signals_ if s not in frame.columns]
-        if missing:
+        if missing and self.detector.allows_missing:  # scored on the signals it has
+            frame = frame.reindex(columns=[*frame.columns, *missing])
+        elif missing:
             raise AnalyticsError(
                 f"streamed data lacks signal(s) {missing}; expected {self.detector.signals_}"
             )
@@ -217,19 +240,24 @@ class AnomalyMonitor:
         context = batch if self._buffer is None else pd.concat([self._buffer, batch])
         scores = self.detector.score(context)[-len(batch) :]
         contributions: np.ndarray | None = None
+        deviations: np.ndarray | None = None
         if (scores > self.threshold * self.hysteresis.clear_ratio).any() or self._state.active:
-            contributions = self.detector.contributions(context).to_numpy()[-len(batch) :]
+            contributions = np.nan_to_num(self.detector.contributions(context).to_numpy()[-len(batch) :])
+            deviations = self.detector.deviations(context).to_numpy()[-len(batch) :]
         keep = self.detector.context_length
         self._buffer = context.iloc[-keep:] if keep else None
         alarm = np.zeros(len(batch), dtype=int)
         events: list[AlertEvent] = []
         for i, (when, score) in enumerate(zip(batch.index, scores, strict=True)):
             row_contrib = contributions[i] if contributions is not None else None
+            row_dev = deviations[i] if deviations is not None else None
             if not self._state.active:
-                if score > self.threshold and row_contrib is not None:
+                if score > self.threshold and row_contrib is not None and row_dev is not None:
                     self._pending.append(row_contrib)
+                    self._pending_dev.append(row_dev)
                 else:
                     self._pending.clear()
+                    self._pending_dev.clear()
             transition = self._state.step(float(score), self.threshold)
             if transition == "raised":
                 events.append(AlertEvent("raised", when, self._raise(when, float(score))))
@@ -249,7 +277,10 @@ class AnomalyMonitor:
                 alert.peak_score = max(alert.peak_score, float(score))
                 if row_contrib is not None and transition != "raised":
                     alert._accumulated = alert._accumulated + row_contrib
+                    if row_dev is not None and score > self.threshold:
+                        self._add_moves(alert, row_dev[None, :])
                     alert.contributions = self._shares(alert._accumulated)
+                    alert.moves = self._moves(alert)
                     if self._moved(alert):
                         events.append(AlertEvent("moved", when, alert))
             alarm[i] = int(self._state.active)
@@ -280,9 +311,26 @@ class AnomalyMonitor:
         order = np.argsort(-contributions)[: max(self.top, 1)]
         return [(self.refs[j], float(contributions[j] / total) if total > 0 else 0.0) for j in order]
 
+    @staticmethod
+    def _add_moves(alert: Alert, deviations: np.ndarray) -> None:
+        ok = np.isfinite(deviations)
+        alert._moved_sum = alert._moved_sum + np.where(ok, deviations, 0.0).sum(axis=0)
+        alert._moved_rows = alert._moved_rows + ok.sum(axis=0)
+
+    def _moves(self, alert: Alert) -> list[tuple[SignalRef, float]]:
+        index = {ref: j for j, ref in enumerate(self.refs)}
+        out = []
+        for ref, _share in alert.contributions:
+            j = index[ref]
+            n = alert._moved_rows[j] if alert._moved_rows is not None else 0
+            out.append((ref, float(alert._moved_sum[j] / n) if n else float("nan")))
+        return out
+
     def _raise(self, when: Any, score: float) -> Alert:
         accumulated = np.sum(self._pending, axis=0) if self._pending else np.zeros(len(self.refs))
+        pending_dev = np.array(self._pending_dev) if self._pending_dev else np.zeros((0, len(self.refs)))
         self._pending.clear()
+        self._pending_dev.clear()
         shares = self._shares(accumulated)
         top_ref = shares[0][0]
         alert = Alert(
@@ -294,6 +342,10 @@ class AnomalyMonitor:
             contributions=shares,
             peak_score=score,
             _accumulated=accumulated,
+            _moved_sum=np.zeros(len(self.refs)),
+            _moved_rows=np.zeros(len(self.refs)),
         )
+        self._add_moves(alert, pending_dev)
+        alert.moves = self._moves(alert)
         self.alerts.append(alert)
         return alert

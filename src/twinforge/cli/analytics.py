@@ -16,7 +16,13 @@ from twinforge.cli.render import safe
 if TYPE_CHECKING:
     from twinforge.cli.demo import Tour
 
-from twinforge.analytics.factory import METHODS, make_detector
+from twinforge.analytics.factory import (
+    DEFAULT_METHOD,
+    METHODS,
+    default_hysteresis,
+    default_window,
+    make_detector,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -32,11 +38,22 @@ def register(app: typer.Typer) -> None:
         train: Annotated[
             str, typer.Option(help="Normal data to fit on: a file, or a number of first rows of DATA")
         ] = "400",
-        method: Annotated[str, typer.Option(help=f"Detector: {', '.join(METHODS)}")] = "pca",
+        method: Annotated[
+            str,
+            typer.Option(
+                help=f"Detector: {', '.join(METHODS)} (default {DEFAULT_METHOD}: Hotelling T² of all "
+                "signals' rolling-mean shifts, two-sided)"
+            ),
+        ] = DEFAULT_METHOD,
         window: Annotated[
-            int,
-            typer.Option(min=1, max=100_000, help="Rolling-mean window in rows (1 = raw samples)"),
-        ] = 30,
+            int | None,
+            typer.Option(
+                min=1,
+                max=100_000,
+                help=f"Rolling-mean window in rows (1 = raw samples; default {default_window('shift')} "
+                f"for shift, {default_window('pca')} otherwise)",
+            ),
+        ] = None,
         quantile: Annotated[
             float,
             typer.Option(
@@ -51,12 +68,28 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option(help="Column that is not a signal (repeatable)")
         ] = None,
         raise_after: Annotated[
-            int, typer.Option(min=1, help="Rows above threshold in a row to raise an alert")
-        ] = 3,
+            int | None,
+            typer.Option(
+                min=1, help="Rows above threshold in a row to raise an alert (default: the method's)"
+            ),
+        ] = None,
         clear_after: Annotated[
-            int, typer.Option(min=1, help="Rows below 0.8 × threshold in a row to clear it")
-        ] = 10,
+            int | None,
+            typer.Option(
+                min=1,
+                help="Rows in a row below the clear ratio × threshold to clear it (default: the method's)",
+            ),
+        ] = None,
         max_alerts: Annotated[int, typer.Option(min=0, help="Alerts to list")] = 20,
+        runs: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--runs",
+                help="Other runs of normal operation (repeatable, >= 2): how much each signal's level "
+                "varies between runs, so that wandering signals need a larger move (shift and level "
+                "methods). Their first --train rows are used (the whole file when --train is a file)",
+            ),
+        ] = None,
     ) -> None:
         """Fit a detector on normal data, stream the rest, print alerts naming node and signal."""
         from twinforge.analytics import AnomalyMonitor, Hysteresis, detection_counts, read_table, signal_table
@@ -86,8 +119,36 @@ def register(app: typer.Typer) -> None:
                 raise AnalyticsError(f"training data {train_path} lacks signal(s) {missing} that DATA has")
             training = training[list(signals.columns)]
             scored, scored_labels, where = signals, labels, str(train_path)
-        detector = make_detector(method, window, quantile).fit(training)
-        monitor = AnomalyMonitor(detector, spec, Hysteresis(raise_after, clear_after, 0.8))
+        if method not in METHODS:
+            raise AnalyticsError(f"--method {method!r}: expected one of {list(METHODS)}")
+        window = window if window is not None else default_window(method)
+        base_h = default_hysteresis(method)
+        hysteresis = Hysteresis(
+            raise_after if raise_after is not None else base_h.raise_after,
+            clear_after if clear_after is not None else base_h.clear_after,
+            base_h.clear_ratio,
+        )
+        level_scale = None
+        if runs:
+            if method not in ("shift", "level"):
+                raise AnalyticsError(f"--runs applies to the shift and level methods, not {method!r}")
+            if len(runs) < 2:
+                raise AnalyticsError(f"--runs needs at least 2 normal runs; got {len(runs)}")
+            normal_parts = []
+            for run_path in runs:
+                frame = read_table(run_path)
+                drop = [c for c in [label, *ignored] if c is not None and c in frame.columns]
+                part = signal_table(frame.drop(columns=drop), spec, source=str(run_path)).signals
+                lacking = [c for c in signals.columns if c not in part.columns]
+                if lacking:
+                    raise AnalyticsError(f"--runs {run_path} lacks signal(s) {lacking} that DATA has")
+                part = part[list(signals.columns)]
+                normal_parts.append(part.iloc[: int(train)] if train.strip().isdigit() else part)
+            from twinforge.analytics import LevelShiftDetector
+
+            level_scale = LevelShiftDetector.level_scale_from_runs([p.ffill().bfill() for p in normal_parts])
+        detector = make_detector(method, window, quantile, level_scale=level_scale).fit(training)
+        monitor = AnomalyMonitor(detector, spec, hysteresis)
         monitor.prime(training)
         update = monitor.update(scored)
         console.print(
@@ -95,6 +156,18 @@ def register(app: typer.Typer) -> None:
             f"({len(training)} rows), threshold {detector.threshold_:.4g}; scored {len(scored)} rows",
             highlight=False,
         )
+        used = getattr(detector, "signals_used_", None)
+        if used is not None:
+            dropped = getattr(detector, "signals_dropped_", {})
+            note = f"signals used: {', '.join(used)}"
+            if dropped:
+                note += "; dropped: " + "; ".join(f"{k} ({v})" for k, v in dropped.items())
+            if level_scale is None:
+                note += (
+                    "; no between-run level variability given (--runs): a level that wanders from run "
+                    "to run may alarm"
+                )
+            console.print(safe(note), highlight=False)
         alerts = monitor.alerts
         if alerts:
             out = Table("#", "start", "end", "node", "signal", "score", "peak", "contributing signals")
@@ -107,7 +180,12 @@ def register(app: typer.Typer) -> None:
                     safe(a.signal),
                     f"{a.score:.3g}",
                     f"{a.peak_score:.3g}",
-                    safe(", ".join(f"{ref} {share:.0%}" for ref, share in a.contributions[:3])),
+                    safe(
+                        ", ".join(
+                            f"{ref} {share:.0%}" + (f" {a.direction(ref)}" if a.direction(ref) else "")
+                            for ref, share in a.contributions[:3]
+                        )
+                    ),
                 )
             console.print(out)
             if len(alerts) > max_alerts:
@@ -142,20 +220,42 @@ def register(app: typer.Typer) -> None:
             ),
         ] = 125.0,
         show: Annotated[int, typer.Option(min=0, help="Units to list")] = 10,
+        coverage: Annotated[
+            float,
+            typer.Option(
+                callback=number_in(0, 1, low_open=True, high_open=True),
+                help="Nominal coverage of the prediction intervals (0-1)",
+            ),
+        ] = 0.9,
     ) -> None:
-        """Remaining useful life of each unit at its last observed cycle (gradient boosting on windowed features)."""
+        """Remaining useful life of each unit at its last observed cycle, with a prediction interval
+        (gradient boosting on windowed features of sensors standardised per operating condition)."""
         from twinforge.analytics.rul import WindowedRegressorRUL, read_histories
 
-        model = WindowedRegressorRUL(cap=cap).fit(read_histories(train, cmapss=cmapss))
+        model = WindowedRegressorRUL(cap=cap, coverage=coverage).fit(read_histories(train, cmapss=cmapss))
         histories = read_histories(test, cmapss=cmapss)
-        pred = model.predict(histories)
-        out = Table("unit", "cycles seen", "predicted RUL")
+        table = model.predict_interval(histories)
+        share = f"{coverage:.0%}"
+        out = Table("unit", "cycles seen", "predicted RUL", f"{share} interval")
         seen = histories.groupby("unit")["cycle"].max()
-        for unit, value in pred.head(show).items():
-            out.add_row(safe(unit), str(int(seen[unit])), f"{value:.1f}")
+        for unit, row in table.head(show).iterrows():
+            out.add_row(
+                safe(unit),
+                str(int(seen[unit])),
+                f"{row['rul']:.1f}",
+                f"{row['lower']:.1f} – {row['upper']:.1f}",
+            )
         console.print(out)
         console.print(
-            f"{len(pred)} unit(s); signals used: {safe(', '.join(model.signals_))}", highlight=False
+            f"{len(table)} unit(s); {model.n_conditions} operating condition(s)"
+            + (f" from {safe(', '.join(model.settings_))}" if model.settings_ else "")
+            + f"; signals used: {safe(', '.join(model.signals_))}",
+            highlight=False,
+        )
+        console.print(
+            f"intervals: split-conformal, nominal {share} of min({cap:g}, RUL), from out-of-fold residuals "
+            f"of {model.calibration_folds} folds grouped by unit",
+            highlight=False,
         )
         if truth is not None:
             from twinforge.analytics.base import AnalyticsError
@@ -164,8 +264,14 @@ def register(app: typer.Typer) -> None:
                 true_rul = np.loadtxt(truth, ndmin=1)
             except (OSError, ValueError, UnicodeDecodeError) as exc:
                 raise AnalyticsError(f"--truth {truth}: expected one number per line ({exc})") from None
-            e = model.evaluate(histories, true_rul)
-            console.print(f"RMSE {e.rmse:.2f} cycles, PHM08 score {e.phm08:.1f} over {e.units} units")
+            e = model.evaluate(histories, np.minimum(true_rul, cap))
+            console.print(
+                f"against min({cap:g}, true RUL): RMSE {e.rmse:.2f} cycles, PHM08 score {e.phm08:.1f} over "
+                f"{e.units} units; interval coverage {e.coverage:.0%}, mean width {e.mean_width:.1f} cycles",
+                highlight=False,
+            )
+            raw = model.evaluate(histories, true_rul)
+            console.print(f"against the true RUL as given: RMSE {raw.rmse:.2f} cycles", highlight=False)
 
 
 def detect_step(tour: Tour) -> None:
