@@ -143,6 +143,7 @@ from twinforge.cli import maintenance as _maintenance  # noqa: E402
 from twinforge.cli import optimize, optimize_flow  # noqa: E402
 from twinforge.cli import serve as _serve  # noqa: E402
 from twinforge.cli import sim as _sim  # noqa: E402
+from twinforge.cli import synthetic as _synthetic  # noqa: E402
 from twinforge.cli import topology as _topology  # noqa: E402
 
 for _group in (
@@ -159,6 +160,7 @@ for _group in (
     _maintenance,
     _interop,
     _calibrate,
+    _synthetic,
 ):
     _group.register(app)
 
