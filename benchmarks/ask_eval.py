@@ -255,15 +255,17 @@ HONESTY = (
     "tuning on it the reader alone read 80 of its 120 answerable questions right and 11 wrong). The "
     "held-out sets were never opened question by question: `heldout/` and `templates_test/` were run "
     "after the dev2 and dev3 work without looking at their failures; `heldout2/` (205 questions) was run "
-    "once, after the dev3 work. `heldout3/` (182 questions: a paint shop, greenhouse irrigation, plastics "
-    "recycling and the supply chain), written by an author who had not read the pipeline and frozen "
-    "before the dev4 work, is run for the first time here: it is the fresh figure. Caveats: the dev3 and "
-    "heldout2 authors both chose an SMT assembly line; the phrasing check once printed a held-out "
-    "question's masked form shared with a dev question (a question in Russian, declined in both); and the "
-    "patterns that recognise instructions to the assistant were checked for false matches on the dev sets "
-    'and on `templates_test/`, where one question ("... wants to deliver to Nuremberg only from now on") '
-    'was seen and made "from now on" not count as an instruction.'
-    ' The phrasing check of this run printed the masked forms of the 18 held-out questions (of 724) that share one with a dev question or a generated example, all short generic forms such as "what if the <plant> goes down for <n>?".'
+    "once, after the dev3 work; `heldout3/` (182 questions) was first run after the dev4 work (78.1 % "
+    "correct then). `heldout4/` (154 questions: sterile services, sludge digestion and a timber network), "
+    "written by an author who had not read the pipeline and frozen before this round of reader work, is "
+    "run for the first time here: it is the fresh figure. Caveats: the dev3 and heldout2 authors both "
+    "chose an SMT assembly line; the phrasing check once printed a held-out question's masked form shared "
+    "with a dev question (a question in Russian, declined in both), and in an earlier run it printed the "
+    "masked forms of 18 held-out questions that share one with a dev question or a generated example, all "
+    'short generic forms such as "what if the <plant> goes down for <n>?" (it now prints them only with '
+    "--show-failures); and the patterns that recognise instructions to the assistant were checked for "
+    'false matches on the dev sets and on `templates_test/`, where one question ("... wants to deliver to '
+    'Nuremberg only from now on") was seen and made "from now on" not count as an instruction.'
 )
 
 
