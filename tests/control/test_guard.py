@@ -128,7 +128,7 @@ def test_the_proposal_is_checked_against_the_twin(tower):
             },
             "needs min or max",
         ),
-        ({"proposal": "nonsense"}, "proposal: setpoints or proposal: controller"),
+        ({"proposal": "nonsense"}, "proposal: setpoints, controller or schedule"),
         ([1, 2], "a mapping"),
     ],
 )

@@ -87,3 +87,32 @@ def test_asking_to_hold_a_band_answers_with_the_guard_s_verdict(tower):
     r = asker.ask("keep the tower between 300 and 310 m3")
     assert r.values["verdict"] == "reject" and r.values["violation"]["constraint"].startswith("tower.level")
     assert "Rejected by the guard" in r.answer
+
+
+def test_a_timetable_is_judged_as_the_setpoint_changes_it_means(tower):
+    from twinforge.control.guard import judge, schedule_setpoints
+    from twinforge.control.proposal import load_proposal, parse_proposal
+
+    schedule = load_proposal(EXAMPLES / "proposals" / "night_pumping.yaml")
+    points = schedule_setpoints(tower, schedule)
+    at = [(p.at / 3600, p.value) for p in points.setpoints]
+    # each block at its start, the twin's own speed (0.7) back at its end, every 24 h for 48 h
+    assert at[:4] == [(0, 0.75), (6, 0.7), (6, 0.62), (22, 0.7)]
+    assert (24, 0.75) in at and (46, 0.75) in at and all(t < 48 for t, _ in at)
+    verdict = judge(tower, schedule, reps=1)
+    assert verdict.verdict == "reject" and verdict.violation["constraint"].startswith("tower.level")
+    with pytest.raises(Exception, match="overlap"):
+        parse_proposal(
+            {
+                "proposal": "schedule",
+                "blocks": [
+                    {"target": "duty_pump", "parameter": "speed", "value": 0.5, "start": 0, "end": 7200},
+                    {"target": "duty_pump", "parameter": "speed", "value": 0.9, "start": 3600},
+                ],
+            }
+        )
+    unknown = parse_proposal(
+        {"proposal": "schedule", "blocks": [{"target": "pump9", "parameter": "speed", "value": 0.5}]}
+    )
+    v = judge(tower, unknown)
+    assert (v.verdict, v.stage) == ("reject", "twin") and "pump9" in v.reasons[0]

@@ -11,6 +11,7 @@ and ranks the proposal against the twin's current control.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,8 +19,15 @@ from typing import Any
 import numpy as np
 
 from twinforge.control.code import static_problems
-from twinforge.control.proposal import ControllerProposal, SetpointProposal, proposal_problems
+from twinforge.control.constraints import parameter_value
+from twinforge.control.proposal import (
+    ControllerProposal,
+    ScheduleProposal,
+    SetpointProposal,
+    proposal_problems,
+)
 from twinforge.control.sandbox import run_sandboxed
+from twinforge.scenario.models import Setpoint
 from twinforge.spec.io import dumps_spec
 from twinforge.spec.models import TwinSpec
 
@@ -47,8 +55,45 @@ class Verdict:
         return asdict(self)
 
 
+def schedule_setpoints(twin: TwinSpec, schedule: ScheduleProposal) -> SetpointProposal | list[str]:
+    """The setpoint changes a timetable means over the horizon: each block sets its value at its
+    start and gives the twin's own value back at its end (repeated every ``repeat``); or what in
+    it does not fit the twin."""
+    problems, points = [], []
+    repeats = 1 if schedule.repeat is None else max(1, math.ceil(schedule.horizon / schedule.repeat))
+    for i, b in enumerate(schedule.blocks):
+        node = twin.node(b.target) if twin.has_node(b.target) else None
+        base = parameter_value(twin, node, b.parameter) if node is not None else None
+        if node is None or base is None:
+            problems.append(f"blocks[{i}]: the twin has no value of {b.target}.{b.parameter} to go back to")
+            continue
+        for k in range(repeats):
+            shift = k * (schedule.repeat or 0.0)
+            if b.start + shift >= schedule.horizon:
+                break
+            points.append(
+                Setpoint(
+                    target=b.target, parameter=b.parameter, value=b.value, unit=b.unit, at=b.start + shift
+                )
+            )
+            if b.end is not None and b.end + shift < schedule.horizon:
+                points.append(Setpoint(target=b.target, parameter=b.parameter, value=base, at=b.end + shift))
+    if problems:
+        return problems
+    return SetpointProposal(
+        name=schedule.name,
+        description=schedule.description,
+        limits=schedule.limits,
+        horizon=schedule.horizon,
+        setpoints=sorted(points, key=lambda p: p.at),
+    )
+
+
 def judge(
-    twin: TwinSpec, proposal: SetpointProposal | ControllerProposal, reps: int = 3, seed: int = 0
+    twin: TwinSpec,
+    proposal: SetpointProposal | ControllerProposal | ScheduleProposal,
+    reps: int = 3,
+    seed: int = 0,
 ) -> Verdict:
     """Accept or reject ``proposal`` on ``twin`` (``reps`` replications of each scenario)."""
     t0 = time.perf_counter()
@@ -56,6 +101,12 @@ def judge(
     def done(v: Verdict) -> Verdict:
         v.seconds = round(time.perf_counter() - t0, 3)
         return v
+
+    if isinstance(proposal, ScheduleProposal):
+        converted = schedule_setpoints(twin, proposal)
+        if isinstance(converted, list):
+            return done(Verdict("reject", "twin", converted))
+        proposal = converted
 
     if isinstance(proposal, ControllerProposal):
         problems = static_problems(proposal.code)

@@ -8,6 +8,7 @@ state of its kind) by :func:`proposal_problems`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -125,17 +126,71 @@ class ControllerProposal(_Proposal):
         return list(self.actuate)
 
 
-Proposal = Annotated[SetpointProposal | ControllerProposal, Field(discriminator="proposal")]
+class ScheduleBlock(_Model):
+    """A parameter held at ``value`` from ``start`` until ``end`` (then back to the twin's value)."""
+
+    target: str
+    parameter: str
+    value: float
+    unit: str | None = None
+    start: Seconds = 0.0
+    end: Seconds | None = Field(default=None, description="Default: to the end of the run")
+
+    @model_validator(mode="after")
+    def _window(self) -> ScheduleBlock:
+        if not math.isfinite(self.value):
+            raise ValueError(f"{self.target}.{self.parameter}: the value must be finite")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"{self.target}.{self.parameter}: the block ends before it starts")
+        return self
+
+
+class ScheduleProposal(_Proposal):
+    """A timetable: parameter values held over time windows (pump on/off hours, a speed plan),
+    optionally repeated every ``repeat`` (e.g. 24 h). The guard runs it as the setpoint changes
+    it means (:func:`twinforge.control.guard.schedule_setpoints`)."""
+
+    proposal: Literal["schedule"] = "schedule"
+    blocks: list[ScheduleBlock] = Field(min_length=1, max_length=1000)
+    repeat: Seconds | None = Field(default=None, description="Repeat the timetable every this long")
+
+    @model_validator(mode="after")
+    def _no_overlap(self) -> ScheduleProposal:
+        if self.repeat is not None and self.repeat <= 0:
+            raise ValueError("repeat must be above 0")
+        by: dict[str, list[ScheduleBlock]] = {}
+        for b in self.blocks:
+            by.setdefault(f"{b.target}.{b.parameter}", []).append(b)
+        for ref, blocks in by.items():
+            blocks = sorted(blocks, key=lambda b: b.start)
+            for a, b in itertools.pairwise(blocks):
+                if a.end is None or a.end > b.start:
+                    raise ValueError(
+                        f"{ref}: blocks overlap (one from {a.start:g} s, one from {b.start:g} s)"
+                    )
+            if self.repeat is not None and (blocks[-1].end or math.inf) > blocks[0].start + self.repeat:
+                raise ValueError(f"{ref}: the timetable is longer than its repeat period")
+        return self
+
+    def actuated(self) -> list[str]:
+        return list(dict.fromkeys(f"{b.target}.{b.parameter}" for b in self.blocks))
+
+
+Proposal = Annotated[
+    SetpointProposal | ControllerProposal | ScheduleProposal, Field(discriminator="proposal")
+]
 _PROPOSAL: TypeAdapter[Any] = TypeAdapter(Proposal)
 
 
-def parse_proposal(data: Any, file: str = "<proposal>") -> SetpointProposal | ControllerProposal:
+def parse_proposal(
+    data: Any, file: str = "<proposal>"
+) -> SetpointProposal | ControllerProposal | ScheduleProposal:
     """A proposal from plain data; every problem is reported with its field path."""
-    if not isinstance(data, dict) or data.get("proposal") not in ("setpoints", "controller"):
+    if not isinstance(data, dict) or data.get("proposal") not in ("setpoints", "controller", "schedule"):
         raise SpecError(
             [
                 Issue(
-                    message="a proposal is a mapping with proposal: setpoints or proposal: controller",
+                    message="a proposal is a mapping with proposal: setpoints, controller or schedule",
                     file=file,
                 )
             ],
@@ -149,7 +204,9 @@ def parse_proposal(data: Any, file: str = "<proposal>") -> SetpointProposal | Co
                 message=err["msg"],
                 file=file,
                 path=tuple(
-                    p for p in err["loc"] if p not in ("setpoints", "controller") or len(err["loc"]) == 1
+                    p
+                    for p in err["loc"]
+                    if p not in ("setpoints", "controller", "schedule") or len(err["loc"]) == 1
                 ),
             )
             for err in exc.errors()
@@ -157,7 +214,7 @@ def parse_proposal(data: Any, file: str = "<proposal>") -> SetpointProposal | Co
         raise SpecError(issues, summary="invalid proposal") from None
 
 
-def load_proposal(path: str | Path) -> SetpointProposal | ControllerProposal:
+def load_proposal(path: str | Path) -> SetpointProposal | ControllerProposal | ScheduleProposal:
     """A proposal file, read through the bounded loader (size, binary, nesting, aliases, tags)."""
     from twinforge.inputs import read_yaml
 
