@@ -405,3 +405,16 @@ def test_a_day_in_a_how_much_question_is_per_day_not_a_change(supply_chain):
     )
     r = refusal("How many trucks a day do we need on the Hamburg to Hanover lane?", supply_chain)
     assert r.reason == "not_modelled"
+
+
+def test_how_many_in_all_is_the_run_size_not_the_batch(bottling_line):
+    from twinforge.spec.io import loads_spec, spec_to_data
+
+    data = spec_to_data(bottling_line)
+    for n in data["nodes"]:
+        if n["kind"] == "source":
+            n["parameters"]["max_arrivals"] = 900
+            n["name"] = "Glass infeed"
+    twin = loads_spec(__import__("yaml").safe_dump(data))
+    (change,) = changes("We only need 600 cases from the glass infeed this run. What does that do?", twin)
+    assert (change["parameter"], change["value"]) == ("max_arrivals", 600.0)

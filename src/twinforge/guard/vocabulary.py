@@ -481,7 +481,7 @@ QUANTITY_WORDS: dict[str, tuple[str, ...]] = {
     "max_route_duration": ("route duration", "longest route", "shift length"),
     "cost_per_km": ("per km", "per kilometre", "driving cost", "mileage"),
     "start_time": ("start time", "first arrival"),
-    "max_arrivals": ("max arrivals", "stop after"),
+    "max_arrivals": ("max arrivals", "stop after", "this run", "in total", "run size", "order quantity"),
 }
 
 #: how the answers (and the generated examples) name each quantity
@@ -517,6 +517,7 @@ QUANTITY_VAGUE: dict[str, tuple[str, ...]] = {"level": ("how much", "how many", 
 #: words that suggest a quantity without naming it (a verb, an adjective): weaker evidence
 QUANTITY_HINTS: dict[str, tuple[str, ...]] = {
     "speed": ("fast", "running", "run at"),
+    "max_arrivals": ("campaign", "cases", "units"),  # "600 cases of ibuprofen": how many in all
     "initial_level": ("start", "starts", "begin", "begins"),
     "capacity": (
         "hold",
