@@ -418,3 +418,9 @@ def test_how_many_in_all_is_the_run_size_not_the_batch(bottling_line):
     twin = loads_spec(__import__("yaml").safe_dump(data))
     (change,) = changes("We only need 600 cases from the glass infeed this run. What does that do?", twin)
     assert (change["parameter"], change["value"]) == ("max_arrivals", 600.0)
+
+
+def test_how_long_something_takes_through_a_conveyor_is_its_travel_time(bottling_line):
+    conveyor = next(n.id for n in bottling_line.nodes if n.kind == "conveyor")
+    plan = only(f"How long does a case take through {conveyor} at the moment?", bottling_line)
+    assert (plan["kind"], plan["target"], plan["quantity"]) == ("status", conveyor, "transport_time")

@@ -1683,6 +1683,8 @@ def _why(reading: Reading, ctx: _Ctx) -> list[Candidate]:
     return out
 
 
+#: "how long does a bag take through the transfer tunnel": the time a thing spends there
+_TAKES = re.compile(r"\bhow long (?:does|do|did|will|would) [^?]{0,60}?\btakes?\b")
 #: "what is the pH of the water": the quantity asked for, by its own word
 _ASKED = re.compile(r"\bwhat(?:'s| is| are| was)\s+the\s+([a-z][\w-]*)\s+(?:of|in|at)\b")
 #: every stem a quantity is named or hinted with
@@ -1801,6 +1803,9 @@ def _status(reading: Reading, ctx: _Ctx) -> list[Candidate]:
         ):
             names.append(count)  # "how many pack benches": the count of them
             cl.quantities[count] = 2
+        pace = PACE.get(ctx.kind(slot.id))
+        if pace and _TAKES.search(reading.text) and twin_has_quantity(ctx.twin, el, pace):
+            names = [pace]  # "how long does a bag take through the tunnel": its pace, a time
         for name in names:
             if not twin_has_quantity(ctx.twin, el, name):
                 continue
