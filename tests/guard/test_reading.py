@@ -424,3 +424,8 @@ def test_how_long_something_takes_through_a_conveyor_is_its_travel_time(bottling
     conveyor = next(n.id for n in bottling_line.nodes if n.kind == "conveyor")
     plan = only(f"How long does a case take through {conveyor} at the moment?", bottling_line)
     assert (plan["kind"], plan["target"], plan["quantity"]) == ("status", conveyor, "transport_time")
+
+
+def test_a_bare_price_per_item_on_a_lane_is_its_cost(supply_chain):
+    (change,) = changes("what if the Hamburg to Hanover lane went up to 4.50 a pallet?", supply_chain)
+    assert (change["target"], change["parameter"], change["value"]) == ("S1->P1", "cost_per_unit", 4.5)

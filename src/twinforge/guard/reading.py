@@ -914,6 +914,8 @@ def _explains(cl: Clause, name: str, pdef: Any, target_kind: str, named: set[str
             return 1.5
         if n.unit == "%" and "value" in n.roles[:1] and units.compatible(cat, "") and pdef.setpoint:
             return 1.0  # "run the labeller at 110%": a setpoint given as a share
+        if n.unit.startswith("/") and cat == f"{ctx.twin.currency}{n.unit}":
+            return 1.5  # "the lane went up to 4.50 a pallet": a price per item, in the twin's currency
     return None
 
 
