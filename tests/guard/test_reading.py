@@ -429,3 +429,19 @@ def test_how_long_something_takes_through_a_conveyor_is_its_travel_time(bottling
 def test_a_bare_price_per_item_on_a_lane_is_its_cost(supply_chain):
     (change,) = changes("what if the Hamburg to Hanover lane went up to 4.50 a pallet?", supply_chain)
     assert (change["target"], change["parameter"], change["value"]) == ("S1->P1", "cost_per_unit", 4.5)
+
+
+def test_a_clock_range_is_a_start_and_a_duration(bottling_line):
+    (change,) = changes(
+        "What if the labeller goes down between 09:00 and 10:30? Shift starts at six.", bottling_line
+    )
+    assert (change["op"], change["target"], change["start"], change["duration"]) == (
+        "outage",
+        "labeler",
+        3.0,
+        90.0,
+    )
+    (change,) = changes(
+        "The capper gets a software update from 14:00 to 15:30. Shift starts at 06:00.", bottling_line
+    )
+    assert (change["op"], change["target"], change["start"]) == ("outage", "capper", 8.0)

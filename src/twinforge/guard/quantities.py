@@ -1128,7 +1128,10 @@ def clock_reference(found: list[NumberMention], tokens: list[Token]) -> None:
     timed = [m for m in found if m.clock is not None and m is not reference and m.roles == ("start",)]
     for a, b in itertools.pairwise(timed):
         between = text[_offset(tokens, a.start) : _offset(tokens, b.start)]
-        if re.search(r"\b(to|until|till|-)\s*$", between) and b.clock is not None and a.clock is not None:
+        ranged = re.search(r"\b(to|until|till|-)\s*$", between) or (
+            re.search(r"\band\s*$", between) and re.search(r"\bbetween\s*$", text[: _offset(tokens, a.start)])
+        )  # "from 14:00 to 15:30", "between 09:00 and 10:30"
+        if ranged and b.clock is not None and a.clock is not None:
             hours = (b.clock - a.clock) % 24
             b.value, b.unit, b.roles = (
                 (hours * 60.0, "min", ("duration",))
