@@ -445,3 +445,24 @@ def test_a_clock_range_is_a_start_and_a_duration(bottling_line):
         "The capper gets a software update from 14:00 to 15:30. Shift starts at 06:00.", bottling_line
     )
     assert (change["op"], change["target"], change["start"]) == ("outage", "capper", 8.0)
+
+
+def test_a_role_in_a_description_a_size_bigger_by_and_a_tank_s_rate():
+    from pathlib import Path
+
+    from twinforge.spec import load_spec
+    from twinforge.spec.io import loads_spec, spec_to_data
+
+    data = spec_to_data(load_spec(Path(__file__).resolve().parents[2] / "examples" / "water_tower.yaml"))
+    for n in data["nodes"]:
+        if n["id"] == "duty_pump":
+            n["name"], n["description"] = "Transfer pump P-101", "Duty transfer pump from the reservoir."
+        if n["id"] == "standby_pump":
+            n["name"], n["description"] = "Transfer pump P-102", "Standby transfer pump; normally idle."
+    twin = loads_spec(__import__("yaml").safe_dump(data))
+    (change,) = changes("Bring the standby transfer pump in at 50% speed.", twin)
+    assert (change["target"], change["parameter"]) == ("standby_pump", "speed")
+    (change,) = changes("If the water tower were 100 m3 bigger, would we ever hit the low alarm?", twin)
+    assert (change["op"], change["parameter"], change["amount"]) == ("add", "capacity", 100.0)
+    (change,) = changes("what if the water tower's draw rate was halved", twin)
+    assert (change["parameter"], change["factor"]) == ("outflow_rate", 0.5)

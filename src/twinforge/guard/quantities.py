@@ -416,6 +416,35 @@ _CHANGE_NOUNS = {
     "uplift": "increase",
 }
 # nouns a number counts in a question rather than quantifies in the twin ("two things at once")
+#: comparatives after a quantity with its unit: "100 m3 bigger" is a change by 100 m3
+_COMPARATIVES = {
+    "bigger",
+    "larger",
+    "smaller",
+    "higher",
+    "lower",
+    "heavier",
+    "lighter",
+    "wider",
+    "deeper",
+    "longer",
+}
+#: equipment that people number ("kiln 2", "bay 4", "line 3"): the number says which one
+_LABELLED = {
+    "kiln",
+    "bay",
+    "oven",
+    "unit",
+    "hall",
+    "dock",
+    "door",
+    "gate",
+    "berth",
+    "shed",
+    "bed",
+    "no",
+    "number",
+}
 _COUNTED = {
     "thing",
     "things",
@@ -1199,6 +1228,9 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
     if nxt in _COUNTED:
         m.roles = ("old",)  # "two things together": a count of what is asked, not a value
         return
+    if prev in _LABELLED and not m.unit and float(m.value).is_integer() and m.inner[:1] != ("+",):
+        m.roles = ("reference",)  # "Kiln 2 at Opole has a ring build-up": which kiln, not a value
+        return
     if prev == "the" and prev2 == "of" and len(core) > 2 and core[-3] in ("one", "two", "three", "some"):
         m.roles = ("reference",)  # "one of the two ICT fixtures": how many there are, not a value
         return
@@ -1301,6 +1333,9 @@ def _assign_roles(m: NumberMention, tokens: list[Token], text: str) -> None:
     if prev in _ADD:
         amount = True
         m.direction = m.direction or "increase"
+    if m.unit not in ("", "%") and nxt in _COMPARATIVES and direction_of(nxt) in ("increase", "decrease"):
+        amount = True  # "100 m3 bigger", "2 bar lower": by how much, not what it becomes
+        m.direction = direction_of(nxt)
 
     if amount and prev != "to":
         m.roles = ("amount", "value") + (("rate",) if rate_unit else ())

@@ -522,6 +522,7 @@ QUANTITY_VAGUE: dict[str, tuple[str, ...]] = {"level": ("how much", "how many", 
 QUANTITY_HINTS: dict[str, tuple[str, ...]] = {
     "speed": ("fast", "running", "run at"),
     "max_arrivals": ("campaign", "cases", "units"),  # "600 cases of ibuprofen": how many in all
+    "outflow_rate": ("rate", "usage", "consumption", "demand"),  # "the refuelling rate" of a tank
     "initial_level": ("start", "starts", "begin", "begins"),
     "capacity": (
         "hold",
