@@ -466,3 +466,16 @@ def test_a_role_in_a_description_a_size_bigger_by_and_a_tank_s_rate():
     assert (change["op"], change["parameter"], change["amount"]) == ("add", "capacity", 100.0)
     (change,) = changes("what if the water tower's draw rate was halved", twin)
     assert (change["parameter"], change["factor"]) == ("outflow_rate", 0.5)
+
+
+def test_all_the_x_means_every_node_of_the_kind_most_of_them_are_called_x(supply_chain):
+    from twinforge.spec.io import loads_spec, spec_to_data
+
+    data = spec_to_data(supply_chain)
+    customers = [n for n in data["nodes"] if n["kind"] == "customer"]
+    for k, n in enumerate(customers):
+        n["name"] = f"{n['id']} Infirmary" if k == 0 else f"{n['id']} Hospital"
+    twin = loads_spec(__import__("yaml").safe_dump(data))
+    plan = only("What if demand goes up 15% across all the hospitals?", twin)
+    touched = {c.get("customer") or c.get("target") for c in plan["changes"]}
+    assert touched == {n["id"] for n in customers} or touched == {None}

@@ -150,6 +150,11 @@ def find_mentions(
             j -= 1
         if j >= 0 and tokens[j].text in _QUANTIFIERS and len(cands) > 1:
             group = tokens[j].text != "both" or len(cands) == 2  # "both pumps" of three: which two?
+            kinds = {lex.nodes[c].kind for c in cands}
+            if group and tokens[j].text != "both" and len(kinds) == 1:
+                of_kind = lex.nodes_of_kind(kinds)
+                if len(cands) * 2 >= len(of_kind):
+                    cands = set(of_kind)  # "all the hospitals" when most customers are called one
         raw.append((i, end, cands, how, group))
         taken.update(range(i, end))
         i = end
