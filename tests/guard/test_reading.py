@@ -479,3 +479,17 @@ def test_all_the_x_means_every_node_of_the_kind_most_of_them_are_called_x(supply
     plan = only("What if demand goes up 15% across all the hospitals?", twin)
     touched = {c.get("customer") or c.get("target") for c in plan["changes"]}
     assert touched == {n["id"] for n in customers} or touched == {None}
+
+
+def test_a_relation_beats_a_plain_name_word_and_a_quantity_s_name_is_no_change(bottling_line):
+    from twinforge.spec.io import loads_spec, spec_to_data
+
+    data = spec_to_data(bottling_line)
+    for n in data["nodes"]:
+        if n["id"] == "buf_depal":
+            n["name"] = "Infeed table"  # the only node called a table
+    twin = loads_spec(__import__("yaml").safe_dump(data))
+    (change,) = changes("Add 10 more spaces to the table after the filler.", twin)
+    assert (change["target"], change["parameter"]) == ("buf_fill", "capacity")
+    plan = only("What scrap rate are we assuming at the filler?", twin)
+    assert (plan["kind"], plan["target"], plan["quantity"]) == ("status", "filler", "scrap_rate")

@@ -185,9 +185,21 @@ def find_mentions(
     index = {m.start: k for k, m in enumerate(mentions)}
     token_at = {t.start: k for k, t in enumerate(tokens)}
 
-    # 4. relations resolve kind words: "the table behind the filler"
+    # 4. relations resolve kind words: "the table behind the filler"; and a plain word that names
+    # one node ("the rack", the only one called a rack) followed by a relation that points at
+    # another of its kind: "the rack after the skiving bench" is the one after the bench
     for k, m in enumerate(mentions):
-        if m.resolved or m.group:
+        if m.group:
+            continue
+        if m.resolved:
+            if m.how not in ("name", "kind") or " " in m.text or not is_english(m.text):
+                continue
+            same_kind = replace(m, ids=tuple(sorted(lex.nodes_of_kind({lex.nodes[m.ids[0]].kind}))))
+            moved = (
+                _relation(same_kind, mentions, tokens, token_at, graph) if len(same_kind.ids) > 1 else None
+            )
+            if moved is not None and moved.ids != m.ids:
+                mentions[k] = moved
             continue
         resolved = _relation(m, mentions, tokens, token_at, graph)
         if resolved is None:

@@ -396,9 +396,10 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
         and not (k > 0 and words[k - 1] in _ASKER and words[k] in _ASKER_VERBS)
         for k, t in enumerate(toks)
     ]
-    for op, cues in OP_WORDS.items():
-        if find_phrases([s if ok else "\0" for s, ok in zip(cl.stems, outside, strict=True)], cues):
-            cl.ops.add(op)
+    op_spans = {
+        op: find_phrases([s if ok else "\0" for s, ok in zip(cl.stems, outside, strict=True)], cues)
+        for op, cues in OP_WORDS.items()
+    }
     lights = [light(w) if ok else "\0" for w, ok in zip(words, outside, strict=True)]
     stems_out = [s if ok else "\0" for s, ok in zip(cl.stems, outside, strict=True)]
     named: dict[str, list[tuple[int, int]]] = {}
@@ -437,6 +438,11 @@ def _clause(reading: Reading, start: int, end: int, lex: Lexicon) -> Clause:
             continue
         cl.quantities[name] = 2
         cl.spans[name] = max(b - a for a, b in spans)
+    # a cue inside a quantity's own name is no change: "the scrap rate" does not scrap anything
+    phrases = [(a, b) for spans in named.values() for a, b in spans if b - a > 1]
+    for op, spans in op_spans.items():
+        if any(not any(a2 <= a and b <= b2 for a2, b2 in phrases) for a, b in spans):
+            cl.ops.add(op)
     for k, w in enumerate(words):
         d = direction_of(w)
         if d in ("faster", "slower"):
@@ -1882,11 +1888,8 @@ def read(question: str, twin: TwinSpec, lexicon: Lexicon | None = None, engine: 
         if (
             form == "status"
             and rank > 0
-            and any(
-                find_phrases(cl.stems, OP_WORDS[op])
-                for cl in [_clause(reading, 0, len(text), lex)]
-                for op in ("outage", "remove", "forbid", "only", "exclusive", "arrivals")
-            )
+            and _clause(reading, 0, len(text), lex).ops
+            & {"outage", "remove", "forbid", "only", "exclusive", "arrivals"}
         ):
             found = []  # "what happens when the sensor dies?" asks for a change, not a lookup
         for c in found:
