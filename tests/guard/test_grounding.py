@@ -109,3 +109,20 @@ def test_a_name_word_and_number_shortened_names_the_node_when_only_it_has_that_s
     assert m.ids == ("pump",)
     (m,) = find_mentions("What if V-1 is half closed?", twin, Lexicon.of(twin)).entities
     assert m.ids == ("valve1",)
+
+
+def test_a_common_word_out_of_a_long_name_names_nothing_next_to_proper_names(supply_chain):
+    """ "its donations" when the twin has "Mobile donation sessions (West Country)" and the
+    question names Berlin as a name should be named."""
+    from twinforge.guard.lexicon import Lexicon
+    from twinforge.spec.io import loads_spec, spec_to_data
+
+    data = spec_to_data(supply_chain)
+    for n in data["nodes"]:
+        if n["id"] == "S3":
+            n["name"] = "Mobile donation sessions (West Country)"
+    twin = loads_spec(__import__("yaml").safe_dump(data))
+    found = find_mentions("Why does Berlin get its donations from Hanover?", twin, Lexicon.of(twin))
+    assert "S3" not in {i for m in found.entities for i in m.ids}
+    found = find_mentions("What if the mobile donation sessions stop?", twin, Lexicon.of(twin))
+    assert [m.ids for m in found.entities] == [("S3",)]

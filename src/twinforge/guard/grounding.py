@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
-from twinforge.guard.lexicon import FUNCTION_WORDS, Lexicon
+from twinforge.guard.lexicon import FUNCTION_WORDS, ROLE_WORDS, Lexicon
 from twinforge.guard.text import WORD_NUMBERS, Token, edit_distance, is_english, normalise, stem, tokenize
 from twinforge.spec.models import TwinSpec
 
@@ -219,6 +220,7 @@ def find_mentions(
             mentions[k] = replace(m, ids=(winners[0],), how="description")
     del index
     mentions = _merge(mentions, text, lex)
+    mentions = _without_common_nouns(mentions, question, lex)
     # a description word that fits several nodes says nothing; nor does one naming a product
     # ("strawberries" in the description of the packhouse that packs them)
     mentions = [
@@ -584,6 +586,37 @@ def _lanes(
                 )
             )
     return out
+
+
+def _without_common_nouns(mentions: list[Mention], question: str, lex: Lexicon) -> list[Mention]:
+    """ "its donations", "a donation at Bristol" when the twin has "Mobile donation sessions
+    (West Country)": one ordinary lowercase word out of a long name names nothing when the
+    question names something else as it should be named (an id, or a capitalised name)."""
+    question = _plain(question)
+
+    def common(m: Mention) -> bool:
+        word = m.text.strip()
+        if m.how != "name" or " " in word or not (is_english(word) or is_english(word.removesuffix("s"))):
+            return False
+        if stem(word) in ROLE_WORDS or any(x.start > m.end and x.start - m.end <= 1 for x in mentions):
+            return False  # "the duty pump", "the donor centre": it says which one
+        if re.search(rf"\b{re.escape(word[0].upper())}{re.escape(word[1:])}", question):
+            return False  # written with a capital: a name
+        return all(len(lex.nodes[c].surface) >= 3 for c in m.ids)
+
+    def proper(m: Mention) -> bool:
+        return m.how == "id" or (
+            m.how == "name" and re.search(rf"\b{re.escape(m.text.strip().title())}", question) is not None
+        )
+
+    if not any(proper(m) for m in mentions):
+        return mentions
+    return [m for m in mentions if not common(m)]
+
+
+def _plain(text: str) -> str:
+    """``text`` without accents, case kept ("Kraków" -> "Krakow"), to compare with mention texts."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _sole_product(m: Mention, twin: TwinSpec) -> str | None:

@@ -138,7 +138,7 @@ STOPWORDS = _LINK_WORDS | {
     "off",
 }
 #: words for the role a unit plays among its twins ("duty", "standby"): they say which one
-_ROLE_WORDS = {
+ROLE_WORDS = {
     stem(w)
     for w in (
         "duty",
@@ -546,7 +546,7 @@ class Lexicon:
         from twinforge.guard.vocabulary import QUANTITY_WORDS
 
         cues |= {stem(w) for ws in QUANTITY_WORDS.values() for p in ws for w in p.split()}
-        cues -= _ROLE_WORDS  # "the standby pump": a role tells two pumps apart, even if it is also a cue
+        cues -= ROLE_WORDS  # "the standby pump": a role tells two pumps apart, even if it is also a cue
         for w, ids in counts.items():
             if len(ids) <= 2 and w not in self.kind_words and len(w) >= 3 and w not in cues:
                 for nid in ids:
