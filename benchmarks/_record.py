@@ -2,18 +2,53 @@
 
 Each benchmark owns one section of ``docs/benchmarks.md``, delimited by
 ``<!-- bench:NAME -->`` and ``<!-- /bench:NAME -->``; :func:`record` replaces that section.
+
+Recording is opt-in, the same way for every script: :func:`add_record_flag` gives the script's
+parser a ``--record`` option, and :func:`record` writes only when that option was given (without
+it a run only prints, so a quick look or a trial run never overwrites the recorded numbers).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as _dt
 import os
 import platform
 import re
+import sys
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+_asked = False  # set by the --record option (see add_record_flag)
+
+
+class _RecordFlag(argparse.Action):
+    """``--record``: sets ``args.record`` and allows :func:`record` to write."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=False, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        global _asked
+        _asked = True
+        setattr(namespace, self.dest, True)
+
+
+def add_record_flag(parser: argparse.ArgumentParser) -> None:
+    """Add ``--record`` to a benchmark's parser: write its section of docs/benchmarks.md (without
+    it the run only prints)."""
+    parser.add_argument(
+        "--record",
+        action=_RecordFlag,
+        help="write this benchmark's section of docs/benchmarks.md (default: only print)",
+    )
+
+
+def recording() -> bool:
+    """True when ``--record`` was given."""
+    return _asked
 
 
 def machine() -> str:
@@ -55,12 +90,19 @@ def commit() -> str:
     return f"commit {sha}" + (" (+dirty)" if dirty else "")
 
 
-def record(name: str, title: str, body_markdown: str) -> None:
-    """Write (or replace) the section of ``docs/benchmarks.md`` owned by benchmark ``name``."""
+def record(name: str, title: str, body_markdown: str) -> bool:
+    """Write (or replace) the section of ``docs/benchmarks.md`` owned by benchmark ``name`` when
+    ``--record`` was given (:func:`add_record_flag`); otherwise do nothing but say so on stderr.
+    Returns whether the section was written."""
+    if not _asked:
+        print(
+            f"docs/benchmarks.md not changed (pass --record to write the {name!r} section)", file=sys.stderr
+        )
+        return False
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- bench:{name} -->\n## {title}\n\n"
-        f"Measured {stamp} on {machine()}, {commit()}. Re-run: `python benchmarks/{name}.py`.\n\n"
+        f"Measured {stamp} on {machine()}, {commit()}. Re-run: `python benchmarks/{name}.py --record`.\n\n"
         f"{body_markdown.strip()}\n<!-- /bench:{name} -->"
     )
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
@@ -71,6 +113,7 @@ def record(name: str, title: str, body_markdown: str) -> None:
         text = text.rstrip() + "\n\n" + section + "\n"
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text, encoding="utf-8")
+    return True
 
 
 def markdown_table(headers: list[str], rows: list[list[object]]) -> str:

@@ -40,7 +40,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._record import checksum_mismatches, markdown_table, record
+from benchmarks._record import add_record_flag, checksum_mismatches, markdown_table, record
 from twinforge.copilot.ask import TwinAsker
 from twinforge.copilot.evaluation import judge
 from twinforge.copilot.examples import generated_examples
@@ -108,7 +108,7 @@ def main() -> None:
     ap.add_argument("--sets", default="heldout,heldout2,heldout3,heldout4,templates_test,dev,dev2,dev3,dev4")
     ap.add_argument("--reps", type=int, default=5, help="replications per simulated run")
     ap.add_argument("--horizon", default="8 h", help="simulated time per replication")
-    ap.add_argument("--record", action="store_true", help="write the results into docs/benchmarks.md")
+    add_record_flag(ap)
     ap.add_argument(
         "--show-failures", action="store_true", help="print held-out failures too (looks at test data)"
     )

@@ -18,7 +18,7 @@ and:
 Baselines in the same run: the uncalibrated twin (the example's defaults) and moment matching (the
 twin's own families matched to the sample mean and std; ratio of means for pump curves).
 
-Usage: ``python benchmarks/calibrate.py [--seeds 3] [--quick] [--no-record]``. Last line:
+Usage: ``python benchmarks/calibrate.py [--seeds 3] [--quick] [--record]``. Last line:
 ``calibrate param_err=<median %> kpi_in_ci=<%>``.
 """
 
@@ -35,7 +35,7 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._record import markdown_table, record
+from benchmarks._record import add_record_flag, markdown_table, record
 from twinforge.calibration import (
     calibrate_events,
     calibrate_hydraulics,
@@ -177,7 +177,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="short horizons, few replications (a smoke run)")
-    ap.add_argument("--no-record", action="store_true")
+    add_record_flag(ap)
     args = ap.parse_args()
     cal_h = "3 weeks" if args.quick else "12 weeks"
     reps = 6 if args.quick else 15
@@ -372,7 +372,7 @@ def main() -> int:
         + f"\n\nRatios in this run: calibrated / default parameter error {ratio_d:.3f}; calibrated / moments "
         f"{ratio_m:.3f}.\n\n" + goals
     )
-    if not args.no_record and not args.quick:
+    if args.record and not args.quick:
         record("calibrate", "Calibration of twin parameters from simulated data", body)
     print(goals)
     print(

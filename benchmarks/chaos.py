@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import paho.mqtt.client as paho
 
-from benchmarks._record import markdown_table, record
+from benchmarks._record import add_record_flag, markdown_table, record
 from twinforge.data import DuckDBStore, MosquittoBroker, MqttIngestor
 from twinforge.data.brokers import mosquitto_binary
 from twinforge.examples import examples_dir
@@ -466,7 +466,7 @@ def table_of(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--record", action="store_true", help="write the chaos section of docs/benchmarks.md")
+    add_record_flag(ap)
     ap.add_argument("--skip-ingest", action="store_true", help="only the other parts (no mosquitto needed)")
     ap.add_argument(
         "--only",

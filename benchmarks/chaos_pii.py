@@ -139,12 +139,14 @@ def table(result: dict[str, Any]) -> str:
 
 
 def main() -> int:
+    from benchmarks._record import add_record_flag
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", choices=["dev", "test"], default="test")
     ap.add_argument(
         "--show-misses", action="store_true", help="list misses and false positives of the test part too"
     )
-    ap.add_argument("--record", action="store_true", help="write the results into docs/benchmarks.md")
+    add_record_flag(ap)
     args = ap.parse_args()
     result = measure(args.split)
     print(f"PII redaction on the {args.split} part of {CORPUS.relative_to(ROOT)}\n")

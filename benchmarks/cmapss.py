@@ -13,7 +13,8 @@ predictions at every cycle >= 31 of the held-out engines (test engines have >= 3
 CV RMSE. The same out-of-fold residuals calibrate the intervals. The test set is used once per
 subset and model, for the final numbers.
 
-Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/cmapss.py``
+Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/cmapss.py`` (``--record``: write
+its section of docs/benchmarks.md, only when all subsets ran)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._record import markdown_table, record
+from benchmarks._record import add_record_flag, markdown_table, record
 from twinforge.analytics import LastCycleLinearRUL, WindowedRegressorRUL, phm08_score, rmse
 from twinforge.analytics.rul import read_histories
 from twinforge.datasets import reference_data
@@ -66,7 +67,7 @@ def test_numbers(model, test: pd.DataFrame, truth: np.ndarray) -> dict[str, floa
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
+    add_record_flag(parser)
     parser.add_argument("--subsets", default=",".join(SUBSETS), help="comma-separated, e.g. FD001,FD002")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress when piped
@@ -211,7 +212,7 @@ def main() -> int:
     )
     print()
     print(markdown_table(headers, rows))
-    if not args.no_record and subsets == SUBSETS:
+    if args.record and subsets == SUBSETS:
         record("cmapss", "C-MAPSS FD001, FD002, FD003 remaining useful life with intervals", body)
     rmses = " ".join(f"rmse_{n.lower()}={best[n]['rmse']:.2f}" for n in subsets)
     print(f"cmapss {rmses} score={score_mean:.2f} coverage={coverage:.1%}")

@@ -10,7 +10,8 @@ mean gap of the default solver (PyVRP, chosen on this benchmark). Goal: mean gap
 Last line: ``cvrp mean_gap=<%>``.
 
 Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/cvrp.py`` (about 8 min);
-``--instances X-n101-k25 --time-limit 5`` for a quick look (not recorded).
+``--instances X-n101-k25 --time-limit 5`` for a quick look (never recorded); ``--record`` writes
+the ``cvrp`` section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from twinforge.optimize.routing import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import markdown_table, record
+from _record import add_record_flag, markdown_table, record
 
 DEFAULT_SOLVER = "pyvrp"
 
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--instances", nargs="*", help="subset to run, e.g. X-n101-k25 (not recorded)")
     parser.add_argument("--solvers", nargs="*", default=list(SOLVERS), choices=SOLVERS)
     parser.add_argument("--seed", type=int, default=1)
+    add_record_flag(parser)
     args = parser.parse_args(argv)
 
     folder = reference_data("cvrp")
@@ -102,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         others = [m for s, m in means.items() if s != DEFAULT_SOLVER]
         summary += f" Baseline OR-Tools (guided local search), same run and limit: {others[0]:.2f} %."
     console.print(summary)
-    if not args.instances:
+    if args.record and not args.instances:
         setup = (
             "PyVRP 0.14 (iterated local search with its default parameters, seed 1) and OR-Tools 9.15 "
             "routing (savings start, guided local search), each limited to the same wall time per "

@@ -26,7 +26,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._record import checksum_mismatches, markdown_table, record  # noqa: E402
+from benchmarks._record import add_record_flag, checksum_mismatches, markdown_table, record  # noqa: E402
 from twinforge.control import judge, parse_proposal  # noqa: E402
 from twinforge.spec import load_spec  # noqa: E402
 
@@ -52,7 +52,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=3, help="replications of each scenario")
     ap.add_argument("--limit", type=int, default=0, help="only the first N proposals (a quick look)")
-    ap.add_argument("--record", action="store_true", help="write the results into docs/benchmarks.md")
+    add_record_flag(ap)
     args = ap.parse_args()
 
     files = sorted((SET / "proposals").glob("*.yaml"))[: args.limit or None]

@@ -14,7 +14,7 @@ environment's problems (own checks, plus basyx-python-sdk's strict read when ins
 No labels and no fitting: nothing is chosen from these numbers.
 
 Run: ``.venv/bin/python benchmarks/interop.py`` (``--quick``: Net1, Net2, Net3 only;
-``--no-record``: do not write docs/benchmarks.md).
+``--record``: write its section of docs/benchmarks.md; never with ``--quick``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._record import machine, markdown_table, record
+from benchmarks._record import add_record_flag, machine, markdown_table, record
 
 NETWORKS = ["Net1.inp", "Net2.inp", "Net3.inp", "ky4.inp", "ky10.inp", "Net6.inp"]
 
@@ -35,7 +35,7 @@ NETWORKS = ["Net1.inp", "Net2.inp", "Net3.inp", "ky4.inp", "ky10.inp", "Net6.inp
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="Net1, Net2 and Net3 only")
-    ap.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
+    add_record_flag(ap)
     args = ap.parse_args()
 
     import wntr
@@ -105,7 +105,7 @@ def main() -> int:
         f"flows. DTDL equal: exact round trip of the twin; AAS checked by {how}. No fitting, nothing chosen "
         f"from these numbers. Machine: {machine()}.\n\n" + table
     )
-    if not args.no_record and not args.quick:
+    if args.record and not args.quick:
         record("interop", "EPANET import: round trip through the twin against EPANET", body)
     print(
         f"interop networks={len(names)} max_ratio={max(ratios):.2f} dtdl_equal={sum(r[-2] == 'yes' for r in rows)}"

@@ -12,7 +12,8 @@ Goals: proven optimum on ft06, ft10 and la01–la20 within 60 s each; mean gap <
 ta01–ta10 at 60 s. Last line: ``jobshop optimal=<proven>/22 ta_gap=<mean %>``.
 
 Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/jobshop.py`` (about 15 min);
-``--instances ft06 la01`` for a quick look (not recorded).
+``--instances ft06 la01`` for a quick look (never recorded); ``--record`` writes the ``jobshop``
+section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from twinforge.optimize.scheduling import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _record import markdown_table, record
+from _record import add_record_flag, markdown_table, record
 
 PROVE = ["ft06", "ft10", *[f"la{i:02d}" for i in range(1, 21)]]
 TAILLARD = [f"ta{i:02d}" for i in range(1, 11)]
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, default=60.0, help="seconds per instance (default 60)")
     parser.add_argument("--workers", type=int, default=None, help="CP-SAT workers (default: one per core)")
     parser.add_argument("--instances", nargs="*", help="subset to run (not recorded)")
+    add_record_flag(parser)
     args = parser.parse_args(argv)
 
     data = json.loads(instances_file().read_text(encoding="utf-8"))
@@ -147,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         f"makespan is {statistics.fmean(ratios):.3f} on average."
     )
     console.print(summary)
-    if not args.instances:
+    if args.record and not args.instances:
         setup = (
             "CP-SAT (OR-Tools 9.15) on an interval / no-overlap model, workers = one per core, "
             "stronger disjunctive propagation (`use_strong_propagation_in_disjunctive`, "

@@ -2,11 +2,13 @@
 GBNF), embedding throughput and fidelity, vector search (exact numpy vs usearch HNSW).
 
 Last line: ``llm tok_s=<x> p95_s=<y> emb_s=<z>``. Run under the shared lock:
-``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/llm.py``.
+``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/llm.py`` (``--record``: write its section
+of docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -17,7 +19,7 @@ import numpy as np
 
 # this file is called llm.py: keep its folder off the path so `import llm` finds the real package
 sys.path[0] = str(Path(__file__).resolve().parents[1])
-from benchmarks._record import markdown_table, record  # noqa: E402
+from benchmarks._record import add_record_flag, markdown_table, record  # noqa: E402
 from twinforge.ai import LLM, LocalOnnxEmbedder, StructuredOutputError, VectorIndex  # noqa: E402
 from twinforge.config import load_settings  # noqa: E402
 
@@ -147,6 +149,9 @@ def structured_run(llm: LLM, examples: list | None = None) -> dict[str, object]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_record_flag(parser)
+    parser.parse_args()
     store = Path(tempfile.mkdtemp()) / "bench.duckdb"
     settings = load_settings(None, store={"path": store})
     rows: list[list[object]] = []

@@ -15,7 +15,8 @@ A, C, E). Measured on each half, reported on test:
 - the local LLM (SmolLM2 via llama.cpp, JSON-Schema constrained) filling fields the rules left
   empty, measured on dev only (``--llm-lines`` lines): kept off when it does not help on dev.
 
-Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/maintenance.py``
+Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/maintenance.py`` (``--record``:
+write its section of docs/benchmarks.md)
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._record import checksum_mismatches, markdown_table, record
+from benchmarks._record import add_record_flag, checksum_mismatches, markdown_table, record
 from twinforge.maintenance.classify import classify, keyword_baseline
 from twinforge.maintenance.extract import Extraction, extract, fill_with_llm
 from twinforge.maintenance.search import TfidfSearch, rank, search_text
@@ -114,7 +115,7 @@ def search_scores(lines, queries, embedder):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
+    add_record_flag(parser)
     parser.add_argument(
         "--llm-lines", type=int, default=30, help="dev lines with empty fields for the LLM (0: skip)"
     )
@@ -240,7 +241,7 @@ def main() -> int:
         "(see the README for the conventions, e.g. hydraulic-oil leaks are ELP, coolant/grease/"
         "engine leaks ELU)." + ("" if have_nestor else "\n\n(nist-nestor was not installed for this run.)")
     )
-    if not args.no_record:
+    if args.record:
         record("maintenance", "Maintenance-log intelligence (excavator work orders)", body)
     print(
         f"maintenance extract_f1={fr['extract_f1']:.3f} fmc_acc={fr['fmc_acc']:.3f} "

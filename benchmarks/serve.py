@@ -63,7 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import numpy as np
 
-from benchmarks._record import markdown_table, record
+from benchmarks._record import add_record_flag, markdown_table, record
 from twinforge.data import InitialStateTelemetry, MosquittoBroker, PlantEmulator, SignalIndex, TelemetrySample
 from twinforge.data.brokers import free_port, mosquitto_binary
 from twinforge.spec import load_spec
@@ -579,7 +579,7 @@ def main() -> None:
     ap.add_argument("--ws-seconds", type=float, default=15.0)
     ap.add_argument("--ws-tick", type=float, default=0.1, help="seconds between the publisher's messages")
     ap.add_argument("--ws-no-deflate", action="store_true", help="clients do not offer permessage-deflate")
-    ap.add_argument("--record", action="store_true", help="write the results into docs/benchmarks.md")
+    add_record_flag(ap)
     args = ap.parse_args()
     if min(args.clients, args.ws_clients, args.max_requests) < 1 or min(args.seconds, args.ws_seconds) <= 0:
         ap.error("clients, requests and seconds must be positive")

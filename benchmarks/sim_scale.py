@@ -4,7 +4,8 @@ The same call — ``run_replications(twin, reps=1000, horizon="1 week", seed=...
 worker, a local process pool of two, and the Ray backend on a local two-CPU Ray instance. The
 tidy KPI tables of the three runs must be identical (same seed, any backend or worker count).
 
-Last line: ``sim_scale reps=<n> local1_s=<s> local2_s=<s> ray_s=<s>``.
+Last line: ``sim_scale reps=<n> local1_s=<s> local2_s=<s> ray_s=<s>``. ``--record`` writes its section
+of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._record import markdown_table, record
+from benchmarks._record import add_record_flag, markdown_table, record
 from twinforge.examples import example_path
 from twinforge.sim import run_replications
 from twinforge.spec import load_spec
@@ -29,7 +30,7 @@ def main() -> None:
     parser.add_argument("--horizon", default="1 week")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--skip-ray", action="store_true")
-    parser.add_argument("--no-record", action="store_true")
+    add_record_flag(parser)
     args = parser.parse_args()
 
     twin = load_spec(example_path("bottling_line"))
@@ -99,7 +100,7 @@ def main() -> None:
         "cores as its two workers, which probably explains why Ray is slower than the local process "
         "pool on this machine; Ray pays off on a cluster with more cores than a laptop.\n"
     )
-    if not args.no_record:
+    if args.record:
         record("sim_scale", "Monte Carlo scaling: 1,000 weeks of the bottling line", body)
     line = f"sim_scale reps={args.reps} local1_s={base_wall:.1f} local2_s={results[('local', 2)][0]:.1f}"
     if ("ray", 2) in results:

@@ -12,7 +12,8 @@ is <= 10 % with 95 % confidence. Every baseline gets the same selection budget. 
 leave-one-file-out level-shift row, tuned on the other valve1 files' labels, stays as a labelled
 reference. The between-run level variability is the std of the 16 training parts' means (normal data).
 
-Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/skab.py``"""
+Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/skab.py`` (``--record``: write its
+section of docs/benchmarks.md)"""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._record import markdown_table, record
+from benchmarks._record import add_record_flag, markdown_table, record
 from twinforge.analytics import (
     AnomalyMonitor,
     DetectionCounts,
@@ -451,7 +452,7 @@ def score_valve1(
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
+    add_record_flag(parser)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress when piped
     try:
@@ -620,7 +621,7 @@ def main() -> int:
         f"{head_counts.f1 / max(lofo.f1, 1e-9):.2f}, vs Conv-AE {head_counts.f1 / 0.78:.2f}. "
         f"Wall time {elapsed:.0f} s."
     )
-    if not args.no_record:
+    if args.record:
         record("skab", "SKAB valve1 anomaly detection", body)
     print(f"skab f1={head_counts.f1:.3f} far={100 * head_counts.far:.1f}% mar={100 * head_counts.mar:.1f}%")
     return 0

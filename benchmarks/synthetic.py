@@ -26,7 +26,8 @@ faults (seeds 0-5), tested on synthetic runs of seeds 100-102 (split by seed), t
 every alert of the "with" detector on valve1 (the 60 rows from the alert's start against the
 file's training part).
 
-Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/synthetic.py``
+Run: ``flock /tmp/twinforge-bench.lock .venv/bin/python benchmarks/synthetic.py`` (``--record``:
+write its section of docs/benchmarks.md)
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._record import markdown_table, record  # noqa: E402
+from benchmarks._record import add_record_flag, markdown_table, record  # noqa: E402
 from benchmarks.skab import SIGNALS, TRAIN_ROWS, load_valve1  # noqa: E402
 from twinforge.analytics import DetectionCounts, detection_counts  # noqa: E402
 from twinforge.analytics.diagnosis import FaultDiagnoser, rolling_features, run_windows  # noqa: E402
@@ -145,7 +146,7 @@ def episodes(alarm: np.ndarray, quiet: int = 30) -> list[int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--no-record", action="store_true", help="do not write docs/benchmarks.md")
+    add_record_flag(parser)
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     try:
@@ -318,7 +319,7 @@ def main() -> int:
         "run's valve1 result, so treat the headline as chosen with knowledge of these 16 files. "
         f"Wall time {elapsed:.0f} s."
     )
-    if not args.no_record:
+    if args.record:
         record("synthetic", "Synthetic faults from the twin (SKAB valve1 as an unseen family)", body)
     print(f"synthetic uplift_f1={uplift:+.3f} f1_without={without.f1:.3f} f1_with={with_.f1:.3f}")
     return 0

@@ -31,7 +31,8 @@ direction (each correlated pair is proposed in both directions, scored by ``|r|`
 Metrics: directed precision, recall and F1 of the edges at confidence >= 0.5 (an edge counts only
 with the right direction) and ROC AUC of the confidences over every ordered node pair.
 
-Run: ``.venv/bin/python benchmarks/topology.py`` (add ``--quick`` for one seed).
+Run: ``.venv/bin/python benchmarks/topology.py`` (add ``--quick`` for one seed, ``--record`` to write
+its section of docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._record import markdown_table, record
+from benchmarks._record import add_record_flag, markdown_table, record
 from twinforge.data.emulator import SimulatedTelemetry
 from twinforge.scenario.models import Scenario, Setpoint
 from twinforge.spec import Node, Signal, TwinSpec, load_spec
@@ -258,7 +259,7 @@ def baseline_scores(twin, frame) -> tuple[list[str], dict[tuple[str, str], float
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one test seed, fewer conditions")
-    ap.add_argument("--no-record", action="store_true")
+    add_record_flag(ap)
     args = ap.parse_args()
     t0 = time.time()
     makers = {"line": line_dataset, "pump": pump_dataset, "epanet-Net1": epanet_dataset}
@@ -372,7 +373,7 @@ def main() -> None:
     head_auc = float(np.mean([s[2] for s in summary if s[0] in ("line", "pump")]))
     base_f1 = float(np.mean([s[3] for s in summary if s[0] in ("line", "pump")]))
     elapsed = time.time() - t0
-    if not args.no_record:
+    if args.record:
         body = (
             "Recover a twin's graph from simulated sensor series (see the docstring of "
             "`benchmarks/topology.py` for the data, the true graphs and the conditions). "
