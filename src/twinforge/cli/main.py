@@ -133,6 +133,7 @@ def demo(
 # Each capability keeps its commands in its own module with a `register(app)` function.
 # (add `from twinforge.cli import <area>` and `<area>.register(app)` below)
 from twinforge.cli import analytics as _analytics  # noqa: E402
+from twinforge.cli import build as _build_cli  # noqa: E402
 from twinforge.cli import calibrate as _calibrate  # noqa: E402
 from twinforge.cli import copilot as _copilot  # noqa: E402
 from twinforge.cli import data as _data  # noqa: E402
@@ -161,6 +162,7 @@ for _group in (
     _interop,
     _calibrate,
     _synthetic,
+    _build_cli,
 ):
     _group.register(app)
 
