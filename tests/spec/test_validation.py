@@ -259,6 +259,17 @@ def test_edge_rules():
     assert one(text, "unknown-product").found == "'z'"
 
 
+def test_material_flows_within_one_domain():
+    """A tank holds liquid and a buffer holds items: a material edge between them is refused when
+    the twin is read, never a crash when it runs."""
+    text = (
+        BASE.replace("edges:\n", "  - id: t\n    kind: tank\n    parameters: {capacity: 10 m^3}\nedges:\n")
+        + "  - {source: t, target: m1}\n"
+    )
+    e = one(text, "kind-rule")
+    assert "carries liquid" in e.message and "no material flows between them" in e.message
+
+
 def test_all_errors_collected_in_one_pass():
     text = (
         BASE.replace("kind: station", "kind: staton")

@@ -29,6 +29,14 @@ def _fmt_bounds(lo: float, hi: float, unit: str) -> str:
     return f"a value in [{lo_s}, {hi_s}] {unit}".rstrip()
 
 
+#: what flows through a node of each kind: a material edge joins two nodes of the same domain
+_DOMAIN = {
+    **dict.fromkeys(("source", "station", "buffer", "conveyor", "sink"), "discrete items"),
+    **dict.fromkeys(("tank", "pump", "valve"), "liquid"),  # a junction joins either
+    **dict.fromkeys(("supplier", "plant", "warehouse", "customer", "depot"), "network flows"),
+}
+
+
 def validate_spec(
     spec: TwinSpec, collector: IssueCollector | None = None, skip_ids: set[str] | None = None
 ) -> list[Issue]:
@@ -597,6 +605,15 @@ def _check_kind_rules(c: IssueCollector, spec: TwinSpec, index: dict[str, int]) 
                 f"{_NO_MATERIAL_IN[tk]} ({e.target!r}) has no incoming material flow",
                 code="kind-rule",
                 expected=f"an edge kind other than material into {e.target!r}",
+            )
+        sd, td = _DOMAIN.get(sk or ""), _DOMAIN.get(tk or "")
+        if sd and td and sd != td:
+            c.add(
+                ("edges", j),
+                f"a {sk} ({e.source!r}) carries {sd} and a {tk} ({e.target!r}) carries {td}: "
+                "no material flows between them",
+                code="kind-rule",
+                expected=f"a {sd} node after {e.source!r}, or an information or dependency edge",
             )
         for end, k in (("source", sk), ("target", tk)):
             if k is not None and k in CATALOG and not CATALOG[k].material:
