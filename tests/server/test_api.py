@@ -175,6 +175,45 @@ def test_alerts_are_listed_and_acknowledged(client, workspace):
     assert client.get("/api/alerts?twin=nope").status_code == 404
 
 
+def test_an_alert_carries_its_diagnosis_work_orders_and_remaining_life(client, workspace):
+    plain = workspace.store.write_alert(
+        "pump-station", {"node": "pump", "signal": "Current", "started": time.time() - 60, "score": 2.0}
+    )
+    alert_id = workspace.store.write_alert(
+        "pump-station",
+        {
+            "node": "pressure_gauge",
+            "signal": "Pressure",
+            "started": time.time(),
+            "score": 9.0,
+            "threshold": 1.5,
+            "diagnosis": {"state": "pending", "fault": None, "detail": "waiting for 60 rows"},
+        },
+    )
+    orders = {
+        "orders": [{"id": 4, "date": "2025-01-10", "text": "gauge drifting high", "similarity": 0.61}],
+        "ranked": "closest in meaning to 'sensor drift'",
+        "nodes": ["pressure_gauge", "pump"],
+    }
+    workspace.store.update_alert(
+        alert_id,
+        diagnosis={"state": "done", "fault": "sensor_drift", "name": "sensor drift", "probability": 0.57},
+        work_orders=orders,
+        remaining_life={"state": "none", "detail": "no RUL model for pressure_gauge or pump"},
+    )
+    alerts = {a["id"]: a for a in client.get("/api/alerts?twin=pump-station").json()}
+    got = alerts[alert_id]
+    assert got["diagnosis"]["fault"] == "sensor_drift" and got["diagnosis"]["probability"] == 0.57
+    assert got["work_orders"] == orders and got["remaining_life"]["state"] == "none"
+    assert {alerts[plain][k] for k in ("diagnosis", "work_orders", "remaining_life")} == {None}
+    assert client.get(f"/api/alerts/{alert_id}").json() == got
+    assert client.get("/api/alerts/999").status_code == 404
+    acked = client.post(f"/api/alerts/{alert_id}/ack").json()
+    assert acked["diagnosis"]["name"] == "sensor drift" and acked["work_orders"]["orders"][0]["id"] == 4
+    schema = client.get("/openapi.json").json()["paths"]["/api/alerts"]["get"]
+    assert "diagnosis" in schema["description"]
+
+
 def test_the_web_app_and_its_assets_are_served_from_the_packages(client):
     page = client.get("/")
     assert (

@@ -29,6 +29,7 @@ def test_a_sensor_fault_raises_an_alert_that_is_streamed_stored_and_kept(tmp_pat
         twins=[str(examples / "pump_station.yaml")],
         workspace=str(tmp_path / "ws"),
         monitor={"warmup_rows": 150, "window": 5},
+        diagnosis={"seeds": 1, "window": 20},
         warn_every_s=0,
     )
     store = str(tmp_path / "store.duckdb")
@@ -66,17 +67,38 @@ def test_a_sensor_fault_raises_an_alert_that_is_streamed_stored_and_kept(tmp_pat
                 deadline = time.monotonic() + 60
                 while raised is None and time.monotonic() < deadline:
                     ev = socket.receive_json()
-                    if ev["topic"] == "alerts" and ev["data"]["event"] == "raised":
+                    if (
+                        ev["topic"] == "alerts"
+                        and ev["data"]["event"] == "raised"
+                        and ev["data"]["source"] != "drift"
+                    ):
                         raised = ev["data"]
                 assert raised is not None, "no alert within 60 s of the fault"
                 assert (raised["node"], raised["signal"]) == ("pressure_gauge", "Pressure")
                 assert raised["score"] > raised["threshold"]
+                assert raised["diagnosis"]["state"] == "pending"
+                # then enriched: the node's work orders (none here), remaining life, the diagnosis
+                parts: dict = {}
+                deadline = time.monotonic() + 120
+                while "diagnosis" not in parts and time.monotonic() < deadline:
+                    ev = socket.receive_json()
+                    if (
+                        ev["topic"] == "alerts"
+                        and ev["data"]["event"] == "enriched"
+                        and ev["data"]["id"] == raised["id"]
+                    ):
+                        parts.update(ev["data"])
+                assert parts["work_orders"]["orders"] == [] and parts["remaining_life"]["state"] == "none"
+                assert parts["diagnosis"]["state"] == "done" and parts["diagnosis"]["rows"] == 20
             stored = client.get("/api/alerts?twin=pump-station&open=true").json()
             assert (
                 stored
                 and stored[0]["id"] == raised["id"]
                 and stored[0]["contributions"][0][:2] == ["pressure_gauge", "Pressure"]
+                and stored[0]["diagnosis"] == parts["diagnosis"]
             )
+            status = client.get("/api/twins/pump-station").json()["live"]["diagnoser"]
+            assert status["state"] == "ready" and "synthetic windows" in status["detail"]
             graph = client.get("/api/twins/pump-station/graph").json()
             assert {n["id"]: n["status"] for n in graph["nodes"]}["pressure_gauge"] == "alert"
             assert client.post(f"/api/alerts/{raised['id']}/ack").status_code == 200

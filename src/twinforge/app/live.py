@@ -11,6 +11,12 @@
   its signals: pumps, tanks) compares the measured signals with the twin's predictions; a drift
   alert names the node and the parameter whose refit explains it, carries the proposed
   recalibration, and goes through the same store and event bus as the detector's alerts.
+- every alert is enriched (:class:`~twinforge.app.enrich.AlertEnricher`), off the ingest thread: the likely fault named
+  by a :class:`~twinforge.analytics.diagnosis.FaultDiagnoser` trained once per twin version on the
+  twin's own synthetic faults (:class:`~twinforge.app.enrich.DiagnoserCache`, in a background thread; the twin's status
+  says when it is not ready), the node's past work orders from the maintenance store, and the
+  node's remaining life where a RUL model is bound to it (:class:`~twinforge.app.enrich.RemainingLifeModel`); these are
+  stored with the alert and published as an ``enriched`` alert event.
 - :class:`EmulatorFeed` publishes a twin's simulated telemetry on the wall clock, with a short
   backlog so monitoring can start at once, through a :class:`~twinforge.data.FaultInjector` so a
   demo or a test can make a sensor fail.
@@ -22,13 +28,22 @@ import logging
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from twinforge.app.enrich import (
+    DRIFT_DIAGNOSIS,
+    AlertEnricher,
+    DiagnoserCache,
+    DiagnosisSettings,
+    RemainingLifeModel,
+)
 from twinforge.app.events import EventBus
 from twinforge.data.emulator import FaultInjector, PlantEmulator, SensorFault, SimulatedTelemetry
 from twinforge.data.model import from_us
@@ -53,6 +68,7 @@ class MonitorSettings:
     clear_after: int = 20
     max_gap_steps: int = 120  # a longer silence restarts the grid instead of filling it
     margin: float = 1.2  # threshold: margin × the quantile of scores on warm-up rows not fitted on
+    keep_rows: int = 3000  # last grid rows kept in memory for diagnosis and remaining life
 
 
 @dataclass
@@ -90,6 +106,8 @@ class LiveMonitor:
         self._warm: list[list[float]] = []
         self._warm_t: list[float] = []
         self.monitor: Any = None  # AnomalyMonitor once fitted
+        #: the last grid rows (time, values) kept for diagnosis and remaining life
+        self._recent: deque[tuple[float, list[float]]] = deque(maxlen=self.settings.keep_rows)
 
     def feed(self, samples: list[tuple[str, float, float]]) -> list[Any]:
         """Add samples ``(column, t_s, value)``; the alert events (raised/moved/cleared) they cause."""
@@ -111,8 +129,19 @@ class LiveMonitor:
             self._values[col] = v
         return self._rows(rows, times) if rows else []
 
+    def recent(self) -> pd.DataFrame:
+        """The last ``keep_rows`` grid rows (time index in UTC, one column per ``node.signal``)."""
+        rows = list(self._recent)
+        return pd.DataFrame(
+            [r for _t, r in rows],
+            columns=self.columns,
+            index=pd.to_datetime([t for t, _r in rows], unit="s", utc=True),
+            dtype=float,
+        )
+
     def _rows(self, rows: list[list[float]], times: list[float]) -> list[Any]:
         self.status.rows += len(rows)
+        self._recent.extend(zip(times, rows, strict=True))
         if self.monitor is None:
             self._warm += rows
             self._warm_t += times
@@ -178,6 +207,9 @@ def drift_monitor(spec: TwinSpec) -> Any:
     return monitor if monitor.columns else None
 
 
+# -- what an alert carries: the likely fault, past work orders, remaining life ---------------------------
+
+
 @dataclass
 class LiveTwin:
     """Ingest, current values and monitoring of one twin (see the module docstring)."""
@@ -193,11 +225,16 @@ class LiveTwin:
     ingestor: MqttIngestor | None = None
     monitor: LiveMonitor | None = None
     drift: Any = None  # calibration.DriftMonitor when the twin predicts some of its signals
+    enricher: AlertEnricher | None = None  # what alerts carry: diagnosis, work orders, remaining life
     _series: dict[int, tuple[str, str]] = field(default_factory=dict)  # store series id -> (node, signal)
     _alert_ids: dict[int, int] = field(default_factory=dict)  # id(Alert) -> stored alert id
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pending: dict[int, dict[str, Any]] = field(default_factory=dict)  # stored id -> alert awaiting diagnosis
+    _worker: ThreadPoolExecutor | None = None  # enrichment, off the ingest thread
 
-    def start(self, wait_s: float | None = None) -> LiveTwin:
+    def prepare(self) -> LiveTwin:
+        """Series, monitor, drift monitor and the enrichment worker, without a broker (:meth:`start`
+        calls it; tests may feed :meth:`ingest` directly)."""
         index = SignalIndex(self.spec)
         self._series = {
             self.store.series_id(self.spec.name, i.node, i.signal, i.unit or None): (i.node, i.signal)
@@ -205,6 +242,14 @@ class LiveTwin:
         }
         self.monitor = LiveMonitor(self.spec, self.settings)
         self.drift = drift_monitor(self.spec)
+        if self.enricher is not None:
+            self._worker = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix=f"twinforge-enrich-{self.spec.name}"
+            )
+        return self
+
+    def start(self, wait_s: float | None = None) -> LiveTwin:
+        self.prepare()
         self.ingestor = MqttIngestor(
             self.spec,
             self.store,
@@ -220,6 +265,19 @@ class LiveTwin:
         if self.ingestor is not None:
             self.ingestor.stop()
             self.ingestor = None
+        if self._worker is not None:
+            self._worker.shutdown(wait=True, cancel_futures=True)
+            self._worker = None
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until the enrichment queued so far is stored and published."""
+        if self._worker is not None:
+            self._worker.submit(lambda: None).result(timeout)
+
+    def ingest(self, batch: SampleBatch) -> None:
+        """Store a batch as the broker's ingestor would and handle it (values, monitoring, alerts)."""
+        self.store.write_batch(batch)
+        self._on_samples(batch)
 
     @property
     def connected(self) -> bool:
@@ -233,6 +291,7 @@ class LiveTwin:
             "ingest": stats,
             "monitor": self.monitor.status.as_dict() if self.monitor else None,
             "drift": self.drift.status() if self.drift is not None else None,
+            "diagnoser": self.enricher.diagnoser_status() if self.enricher is not None else None,
             "signals": len(self._series),
         }
 
@@ -269,6 +328,7 @@ class LiveTwin:
                 self.bus.publish("status", {"monitor": self.monitor.status.as_dict()}, twin=self.spec.name)
             for ev in events:
                 self._record(ev)
+            self._diagnose_pending()
         if self.drift is not None and feed:
             self._feed_drift(feed)
 
@@ -297,6 +357,7 @@ class LiveTwin:
                     "threshold": alert.threshold,
                     "contributions": contributions,
                     "text": alert.describe(),
+                    "diagnosis": DRIFT_DIAGNOSIS if self.enricher is not None else None,
                 },
             )
             self.bus.publish(
@@ -318,10 +379,15 @@ class LiveTwin:
                 },
                 twin=self.spec.name,
             )
+            self._submit(self._enrich_raised, stored, alert.node, alert.signal)
 
     def _record(self, ev: Any) -> None:
         alert = ev.alert
         contributions = [[r.node, r.signal, round(share, 4)] for r, share in alert.contributions]
+        diagnosis = None
+        if self.enricher is not None and ev.kind == "raised":
+            self.enricher.train()  # lazily, at the first alert: training is shorter than the window
+            diagnosis = self.enricher.pending()
         if ev.kind == "raised":
             stored = self.store.write_alert(
                 self.spec.name,
@@ -335,14 +401,23 @@ class LiveTwin:
                     "threshold": alert.threshold,
                     "contributions": contributions,
                     "text": alert.describe(),
+                    "diagnosis": diagnosis,
                 },
             )
             self._alert_ids[id(alert)] = stored
+            if self.enricher is not None:
+                nodes = self.enricher.nodes(alert.node, alert.signal)
+                self._pending[stored] = {"alert": alert, "nodes": nodes, "frame": None}
+                self._submit(self._enrich_raised, stored, alert.node, alert.signal)
         else:
             ids = self._alert_ids
             stored = ids.get(id(alert)) if ev.kind == "moved" else ids.pop(id(alert), None)
             if stored is None:
                 return
+            if ev.kind == "moved" and self.enricher is not None:  # the work orders of the node it names now
+                if stored in self._pending:
+                    self._pending[stored]["nodes"] = self.enricher.nodes(alert.node, alert.signal)
+                self._submit(self._enrich_raised, stored, alert.node, alert.signal)
             self.store.update_alert(
                 stored,
                 ended=alert.ended,
@@ -359,15 +434,79 @@ class LiveTwin:
                 "id": stored,
                 "node": alert.node,
                 "signal": alert.signal,
+                "source": f"detector:{self.settings.method}",
                 "score": alert.score,
                 "peak_score": alert.peak_score,
                 "threshold": alert.threshold,
                 "contributions": contributions,
                 "started": pd.Timestamp(alert.started).isoformat(),
                 "ended": None if alert.ended is None else pd.Timestamp(alert.ended).isoformat(),
+                **({"diagnosis": diagnosis} if diagnosis is not None else {}),
             },
             twin=self.spec.name,
         )
+
+    # -- enrichment (on the worker thread) ---------------------------------------------------------
+    def _submit(self, fn: Callable[..., None], *args: Any) -> Future[None] | None:
+        if self._worker is None or self.enricher is None:
+            return None
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:  # enrichment must never stop ingest or the alert
+                log.exception("enriching an alert of %s failed", self.spec.name)
+
+        return self._worker.submit(run)
+
+    def _publish_enriched(self, stored: int, **parts: Any) -> None:
+        self.store.update_alert(stored, **parts)
+        self.bus.publish("alerts", {"event": "enriched", "id": stored, **parts}, twin=self.spec.name)
+
+    def _enrich_raised(self, stored: int, node: str | None, signal: str | None) -> None:
+        """Past work orders and remaining life of the alert's node, as soon as it is raised."""
+        assert self.enricher is not None
+        nodes = self.enricher.nodes(node, signal)
+        frame = self.monitor.recent() if self.monitor is not None else pd.DataFrame()
+        self._publish_enriched(
+            stored,
+            work_orders=self.enricher.work_orders(nodes),
+            remaining_life=self.enricher.remaining_life(nodes, frame),
+        )
+
+    def _diagnose_pending(self) -> None:
+        """Hand alerts that have their diagnosis window (or have cleared) to the worker; alerts wait
+        while the diagnoser trains."""
+        if not self._pending or self.enricher is None or self.monitor is None:
+            return
+        window = self.enricher.window
+        times = None
+        ready = self.enricher.diagnoser_status()["state"] != "training"
+        for stored, item in list(self._pending.items()):
+            alert = item["alert"]
+            if item["frame"] is None:
+                if times is None:
+                    times = np.fromiter((t for t, _r in self.monitor._recent), dtype=float)
+                rows = int((times >= pd.Timestamp(alert.started).timestamp() - 1e-6).sum())
+                if rows < window and alert.ended is None:
+                    continue
+                item["frame"] = self.monitor.recent()
+            if not ready:
+                continue
+            del self._pending[stored]
+            self._submit(self._enrich_diagnosis, stored, alert, item["frame"], item["nodes"])
+
+    def _enrich_diagnosis(self, stored: int, alert: Any, frame: pd.DataFrame, nodes: list[str]) -> None:
+        """The likely fault; the work orders re-ranked by their closeness to it."""
+        assert self.enricher is not None
+        diagnosis = self.enricher.diagnose(alert, frame)
+        if diagnosis is None:  # the diagnoser is training again (cannot happen once ready): retry
+            self._pending[stored] = {"alert": alert, "nodes": nodes, "frame": frame}
+            return
+        parts: dict[str, Any] = {"diagnosis": diagnosis}
+        if diagnosis.get("fault") not in (None, "unknown"):
+            parts["work_orders"] = self.enricher.work_orders(nodes, diagnosis)
+        self._publish_enriched(stored, **parts)
 
     def values(self) -> list[dict[str, Any]]:
         """The current value of each signal (time, value, age in seconds)."""
@@ -436,4 +575,15 @@ class EmulatorFeed:
             self._thread.join(timeout=10)
 
 
-__all__ = ["EmulatorFeed", "LiveMonitor", "LiveTwin", "MonitorSettings", "MonitorStatus", "drift_monitor"]
+__all__ = [
+    "AlertEnricher",
+    "DiagnoserCache",
+    "DiagnosisSettings",
+    "EmulatorFeed",
+    "LiveMonitor",
+    "LiveTwin",
+    "MonitorSettings",
+    "MonitorStatus",
+    "RemainingLifeModel",
+    "drift_monitor",
+]

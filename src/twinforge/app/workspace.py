@@ -6,7 +6,10 @@ call one method, and render what it returns (plain JSON-ready data). It holds
 - the twins (:class:`~twinforge.app.twins.TwinRegistry`: load, validate, versions with diffs);
 - the store (:class:`~twinforge.data.DuckDBStore`): telemetry, alerts, the AI audit log;
 - live ingest and monitoring per twin (:class:`~twinforge.app.live.LiveTwin`) when a broker is set,
-  and in demo mode an emulator per twin (:class:`~twinforge.app.live.EmulatorFeed`);
+  and in demo mode an emulator per twin (:class:`~twinforge.app.live.EmulatorFeed`); alerts carry
+  the likely fault (a diagnoser per twin version, :class:`~twinforge.app.enrich.DiagnoserCache`), the
+  node's past work orders and, where a RUL model is bound (:meth:`Workspace.set_rul_model`), its
+  remaining life;
 - scenario jobs (:class:`~twinforge.app.jobs.JobManager`) and early warning on a schedule;
 - one asker per twin (:class:`~twinforge.copilot.TwinAsker`);
 - the live event bus (:class:`~twinforge.app.events.EventBus`) and the API keys.
@@ -22,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from twinforge.app.enrich import AlertEnricher, DiagnoserCache, DiagnosisSettings, RemainingLifeModel
 from twinforge.app.events import EventBus
 from twinforge.app.jobs import Job, JobManager, JobRequest
 from twinforge.app.keys import KeyRing
@@ -50,6 +54,16 @@ class MonitorConfig(BaseModel):
     clear_after: int = Field(MonitorSettings.clear_after, ge=1)
 
 
+class DiagnosisConfig(BaseModel):
+    """How each twin's fault diagnoser is trained on its own synthetic faults (its defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seeds: int = Field(DiagnosisSettings.seeds, ge=1, le=50)
+    duration_s: float = Field(DiagnosisSettings.duration_s, ge=300, le=86400)
+    window: int = Field(DiagnosisSettings.window, ge=5, le=600)
+
+
 class ServeSettings(BaseModel):
     """``[serve]`` in ``twinforge.toml`` (env ``TWINFORGE_SERVE_*``)."""
 
@@ -67,6 +81,10 @@ class ServeSettings(BaseModel):
     #: MQTT broker "host:port" for live data (none: no live data unless --demo)
     broker: str | None = None
     monitor: MonitorConfig = Field(default_factory=MonitorConfig)
+    #: the fault diagnoser each alert is named by
+    diagnosis: DiagnosisConfig = Field(default_factory=DiagnosisConfig)
+    #: past work orders an alert carries (most similar to its diagnosis, else the newest)
+    alert_work_orders: int = Field(3, ge=0, le=20)
     #: early warning from the synced state every so many seconds (0: off)
     warn_every_s: float = Field(300.0, ge=0)
     warn_reps: int = Field(50, ge=1, le=1000)
@@ -90,6 +108,7 @@ class Workspace:
         *,
         store: DuckDBStore | str | None = None,
         llm: Any = None,
+        embedder: Any = None,
     ) -> None:
         self.settings = settings or ServeSettings()
         self.root = Path(self.settings.workspace)
@@ -112,6 +131,10 @@ class Workspace:
         self._askers: dict[tuple[str, int], Any] = {}
         self._cache: dict[tuple, tuple[Any, Any]] = {}
         self._llm = llm
+        self._embedder = embedder
+        self.diagnosers = DiagnoserCache(DiagnosisSettings(**self.settings.diagnosis.model_dump()))
+        #: twin -> node -> the RUL model bound to it (see :meth:`set_rul_model`)
+        self.rul_models: dict[str, dict[str, RemainingLifeModel]] = {}
         self._stop = threading.Event()
         self._warner: threading.Thread | None = None
         self.started = time.time()
@@ -146,12 +169,51 @@ class Workspace:
             spec = self.twins.get(name)
             if name in self.live or not signals_of(spec):
                 continue
-            self.live[name] = LiveTwin(spec, self.store, self.bus, host, port, settings).start(wait_s=wait_s)
+            live = LiveTwin(spec, self.store, self.bus, host, port, settings, enricher=self.enricher(name))
+            self.live[name] = live.start(wait_s=wait_s)
             started.append(name)
         if self.settings.warn_every_s > 0 and self._warner is None:
             self._warner = threading.Thread(target=self._warn_loop, name="twinforge-warn", daemon=True)
             self._warner.start()
         return started
+
+    def enricher(self, name: str) -> AlertEnricher:
+        """What the twin's alerts are enriched with: its diagnoser (trained in the background for its
+        current version), its past work orders in this store, its bound RUL models."""
+        return AlertEnricher(
+            self.twins.get(name),
+            self.store,
+            version=self.twins.version(name).number,
+            diagnosers=self.diagnosers,
+            rul_models=self.rul_models.setdefault(name, {}),
+            k=self.settings.alert_work_orders,
+            embedder=lambda: self.embedder,
+        )
+
+    @property
+    def embedder(self) -> Any:
+        """The text embedder (audited into this workspace's store; built on first use), for ranking
+        work orders by their closeness to a diagnosis."""
+        if self._embedder is None:
+            from twinforge.ai import get_embedder
+            from twinforge.config import load_settings
+
+            overrides = {"store": {"path": self.store.path}} if self.store.path != ":memory:" else {}
+            self._embedder = get_embedder(load_settings(**overrides))
+        return self._embedder
+
+    def set_rul_model(self, name: str, node: str, model: RemainingLifeModel | None) -> dict[str, Any]:
+        """Bind a remaining-useful-life model to a node of the twin (None: unbind); later alerts of
+        that node (or of the sensors observing it) carry its remaining life with the interval."""
+        spec = self.twins.get(name)
+        if not spec.has_node(node):
+            raise UnknownEntityError(f"twin {name!r} has no node {node!r}")
+        models = self.rul_models.setdefault(name, {})
+        if model is None:
+            models.pop(node, None)
+        else:
+            models[node] = model
+        return {"twin": name, "rul_models": sorted(models)}
 
     def start_emulators(self, names: list[str] | None = None, backlog_s: float | None = None) -> list[str]:
         """Publish simulated telemetry of ``names`` (default, or when none of them is served: every
@@ -385,6 +447,13 @@ class Workspace:
             lambda: records(self.store.alerts(twin, open_only=open_only, limit=limit)),
         )
 
+    def alert(self, alert_id: int) -> dict[str, Any]:
+        """One alert, with its diagnosis, past work orders and remaining life."""
+        rows = records(self.store.alerts(alert_id=alert_id, limit=1))
+        if not rows:
+            raise UnknownEntityError(f"no alert {alert_id}")
+        return rows[0]
+
     def ack(self, alert_id: int, by: str) -> dict[str, Any]:
         if not self.store.ack_alert(alert_id, by):
             raise UnknownEntityError(f"no alert {alert_id}")
@@ -561,4 +630,4 @@ class Workspace:
         }
 
 
-__all__ = ["MonitorConfig", "ServeSettings", "Workspace"]
+__all__ = ["DiagnosisConfig", "MonitorConfig", "ServeSettings", "Workspace"]

@@ -315,6 +315,9 @@ CREATE TABLE IF NOT EXISTS telemetry.alerts (
     twin VARCHAR NOT NULL, node VARCHAR, signal VARCHAR, source VARCHAR NOT NULL,
     started TIMESTAMP NOT NULL, ended TIMESTAMP, score DOUBLE, peak_score DOUBLE, threshold DOUBLE,
     contributions VARCHAR, text VARCHAR, acked_at TIMESTAMP, acked_by VARCHAR);
+ALTER TABLE telemetry.alerts ADD COLUMN IF NOT EXISTS diagnosis VARCHAR;
+ALTER TABLE telemetry.alerts ADD COLUMN IF NOT EXISTS work_orders VARCHAR;
+ALTER TABLE telemetry.alerts ADD COLUMN IF NOT EXISTS remaining_life VARCHAR;
 CREATE OR REPLACE VIEW telemetry.signals AS
     SELECT s.twin, s.node, s.signal, x.ts AS timestamp, x.value, x.quality, s.unit
     FROM telemetry.samples x JOIN telemetry.series s USING (sid);
@@ -346,6 +349,11 @@ def _json_text(value: Any) -> str | None:
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str)
+
+
+#: what an alert carries beyond where and how much (JSON columns of ``telemetry.alerts``): the
+#: likely fault, the matching past work orders of its node, the remaining life of its node
+ALERT_ENRICHMENT = ("diagnosis", "work_orders", "remaining_life")
 
 
 class DuckDBStore:
@@ -774,13 +782,14 @@ class DuckDBStore:
     # -- alerts --------------------------------------------------------------------------
     def write_alert(self, twin: str, alert: Mapping[str, Any]) -> int:
         """Store an alert (``node``, ``signal``, ``source``, ``started``, ``score``, ``peak_score``,
-        ``threshold``, ``contributions`` (JSON), ``text``); its id."""
+        ``threshold``, ``contributions`` (JSON), ``text``, and optionally ``diagnosis``,
+        ``work_orders``, ``remaining_life`` (JSON, see :data:`ALERT_ENRICHMENT`)); its id."""
         self._check_writable()
         with self._transaction() as con:
             row = con.execute(
                 "INSERT INTO telemetry.alerts (twin, node, signal, source, started, ended, score, peak_score, "
-                "threshold, contributions, text) VALUES (?, ?, ?, ?, make_timestamp(?), make_timestamp(?), "
-                "?, ?, ?, ?, ?) RETURNING id",
+                "threshold, contributions, text, diagnosis, work_orders, remaining_life) VALUES (?, ?, ?, ?, "
+                "make_timestamp(?), make_timestamp(?), ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [
                     twin,
                     alert.get("node"),
@@ -793,6 +802,7 @@ class DuckDBStore:
                     alert.get("threshold"),
                     _json_text(alert.get("contributions")),
                     alert.get("text"),
+                    *(_json_text(alert.get(c)) for c in ALERT_ENRICHMENT),
                 ],
             ).fetchone()
         self.alerts_version += 1
@@ -808,9 +818,13 @@ class DuckDBStore:
         node: str | None = None,
         signal: str | None = None,
         text: str | None = None,
+        diagnosis: Any = None,
+        work_orders: Any = None,
+        remaining_life: Any = None,
     ) -> None:
         """Record how an open alert evolved: its end, peak score, signal contributions, the signal
-        (and node) contributing most, and its description."""
+        (and node) contributing most, its description, and what it was enriched with (the
+        diagnosis, past work orders, remaining life: JSON)."""
         columns = {
             "node = ?": node,
             "signal = ?": signal,
@@ -818,6 +832,9 @@ class DuckDBStore:
             "ended = make_timestamp(?)": None if ended is None else to_us(ended),
             "peak_score = ?": peak_score,
             "contributions = ?": None if contributions is None else _json_text(contributions),
+            "diagnosis = ?": _json_text(diagnosis),
+            "work_orders = ?": _json_text(work_orders),
+            "remaining_life = ?": _json_text(remaining_life),
         }
         given = {column: value for column, value in columns.items() if value is not None}
         self._check_writable()
@@ -851,7 +868,8 @@ class DuckDBStore:
         limit: int = 200,
     ) -> pd.DataFrame:
         """Alerts, newest first: ``id, twin, node, signal, source, started, ended, score, peak_score,
-        threshold, contributions, text, acked_at, acked_by``."""
+        threshold, contributions, text, acked_at, acked_by, diagnosis, work_orders, remaining_life``
+        (the last three parsed from JSON; None when the alert was not enriched)."""
         where, params = ["TRUE"], []
         if twin is not None:
             where.append("twin = ?")
@@ -865,14 +883,32 @@ class DuckDBStore:
             params.append(alert_id)
         frame = self._df(
             "SELECT id, twin, node, signal, source, started, ended, score, peak_score, threshold, contributions, "
-            f"text, acked_at, acked_by FROM telemetry.alerts WHERE {' AND '.join(where)} "
-            "ORDER BY started DESC, id DESC LIMIT ?",
+            f"text, acked_at, acked_by, {self._enrichment_columns()} FROM telemetry.alerts "
+            f"WHERE {' AND '.join(where)} ORDER BY started DESC, id DESC LIMIT ?",
             [*params, int(limit)],
         )
-        frame["contributions"] = [
-            json.loads(c) if isinstance(c, str) else None for c in frame["contributions"]
-        ]
+        for c in ("contributions", *ALERT_ENRICHMENT):
+            frame[c] = pd.Series(
+                [json.loads(v) if isinstance(v, str) else None for v in frame[c]],
+                index=frame.index,
+                dtype=object,
+            )
         return _utc(frame, "started", "ended", "acked_at")
+
+    def _enrichment_columns(self) -> str:
+        """The enrichment columns to select: NULL in a store opened read-only that predates them."""
+        if not hasattr(self, "_enrichment_sql"):
+            have = {
+                r[0]
+                for r in self._q(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'telemetry' "
+                    "AND table_name = 'alerts'"
+                )
+            }
+            self._enrichment_sql = ", ".join(
+                c if c in have else f"NULL::VARCHAR AS {c}" for c in ALERT_ENRICHMENT
+            )
+        return self._enrichment_sql
 
     def text_records(
         self, twin: str, node: str | None = None, start: Any = None, end: Any = None

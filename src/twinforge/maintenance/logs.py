@@ -213,6 +213,59 @@ def search(
     return SearchResult(query, text_query, when, today, hits, len(found))
 
 
+def _txt(v: Any) -> str | None:
+    return v if isinstance(v, str) and v else None
+
+
+def node_orders(
+    store: Any,
+    twin: str,
+    nodes: list[str],
+    *,
+    text: str | None = None,
+    k: int = 3,
+    embedder: Any = None,
+) -> tuple[list[dict[str, Any]], str]:
+    """The ``k`` stored work orders of ``twin`` about any of ``nodes`` (linked node or asset name):
+    the closest in meaning to ``text`` when it is given and they have embeddings, else the newest
+    (undated last); and how they were ranked. No maintenance tables in the store: none."""
+    if not nodes or not storage.has_schema(store):
+        return [], "no work orders stored"
+    frames = [storage.read_orders(store, twin, asset=n) for n in dict.fromkeys(nodes)]
+    orders = pd.concat([f for f in frames if not f.empty] or frames[:1]).drop_duplicates("id")
+    if orders.empty:
+        return [], "no work orders of " + ", ".join(dict.fromkeys(nodes))
+    scores: dict[int, float] = {}
+    how = "newest first"
+    if text and text.strip():
+        found, vectors, models = storage.read_vectors(store, [int(i) for i in orders["id"]])
+        if found:
+            emb = _embedder(embedder)
+            if not models - {emb.model}:
+                s = rank(vectors, emb.embed([search_text(text)])[0])
+                scores = {i: float(v) for i, v in zip(found, s, strict=True)}
+                how = f"closest in meaning to {text!r}"
+    orders = orders.assign(
+        _score=[scores.get(int(i), -np.inf) for i in orders["id"]],
+        _t=pd.to_datetime(orders["ts"]).fillna(pd.Timestamp.min),
+    ).sort_values(["_score", "_t", "id"], ascending=False, kind="stable")
+    out = []
+    for row in orders.head(k).itertuples(index=False):
+        date = None if pd.isna(row.ts) else pd.Timestamp(row.ts).date().isoformat()
+        out.append(
+            {
+                "id": int(row.id),
+                "date": date or _txt(row.date_text),
+                "node": _txt(row.node),
+                "asset": _txt(row.asset),
+                "text": str(row.text),
+                "fmc": _txt(row.fmc),
+                "similarity": None if int(row.id) not in scores else round(scores[int(row.id)], 4),
+            }
+        )
+    return out, how
+
+
 def failure_modes(store: Any, twin: str | None = None) -> pd.DataFrame:
     """The stored recurring failure modes (``twin, mode, label, size, fmc, terms``), largest first."""
     return storage.read_modes(store, twin)

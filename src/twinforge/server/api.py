@@ -309,8 +309,16 @@ def create_app(ws: Workspace) -> FastAPI:
         open: bool = False,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
     ) -> list[dict[str, Any]]:
-        """Alerts, newest first: node, signal, score, threshold, contributing signals, acknowledgement."""
+        """Alerts, newest first: node, signal, score, threshold, contributing signals, acknowledgement,
+        and what each carries: ``diagnosis`` (the likely fault and its probability, or unknown, or
+        why there is none yet), ``work_orders`` (the node's matching past work orders with date and
+        text) and ``remaining_life`` (with its interval, or "no RUL model")."""
         return ws.alerts(twin, open_only=open, limit=limit)
+
+    @app.get("/api/alerts/{alert_id}", tags=["alerts"])
+    def alert(alert_id: int, _c: Viewer) -> dict[str, Any]:
+        """One alert with its diagnosis, work orders and remaining life."""
+        return ws.alert(alert_id)
 
     @app.post("/api/alerts/{alert_id}/ack", tags=["alerts"])
     def ack(alert_id: int, caller: Operator, body: Annotated[Ack | None, Body()] = None) -> dict[str, Any]:

@@ -239,6 +239,39 @@ function scheduleRefresh() {
 }
 
 // -- alerts -------------------------------------------------------------------------------------------
+// what an alert carries: the likely fault with its probability, the remaining life, past work orders
+function diagnosisCell(a) {
+  const d = a.diagnosis;
+  const cell = el("td", { "data-testid": "alert-diagnosis" });
+  if (!d) { cell.append(el("span", { class: "muted" }, "–")); return cell; }
+  if (d.state === "done" && d.fault !== "unknown") {
+    cell.append(el("strong", {}, d.name || d.fault), ` p=${fmt(d.probability, 2)}`);
+  } else if (d.state === "done") {
+    cell.append(el("strong", {}, "unknown"), el("div", { class: "muted small" }, d.reason || ""));
+  } else {
+    const text = d.state === "pending" ? "diagnosing…" : d.state === "not applicable" ? "drift from the twin" : `unknown (${d.detail || d.state})`;
+    cell.append(el("span", { class: "muted", title: d.detail || "" }, text));
+  }
+  const r = a.remaining_life;
+  if (r) {
+    cell.append(el("div", { class: "muted small", "data-testid": "alert-rul" }, r.state === "done"
+      ? `remaining life ${fmt(r.rul, 3)} ${r.unit} [${fmt(r.lower, 3)}, ${fmt(r.upper, 3)}] (${r.node})`
+      : r.state === "none" ? "no RUL model" : `remaining life: ${r.detail}`));
+  }
+  return cell;
+}
+
+function workOrdersCell(a) {
+  const w = a.work_orders;
+  const cell = el("td", { "data-testid": "alert-work-orders" });
+  if (!w) return cell;
+  if (!w.orders.length) { cell.append(el("span", { class: "muted" }, w.ranked)); return cell; }
+  const list = el("ul", { class: "orders", title: w.ranked });
+  for (const o of w.orders) list.append(el("li", { "data-testid": "alert-work-order" }, el("span", { class: "muted" }, `${o.date || "undated"} `), o.text));
+  cell.append(list);
+  return cell;
+}
+
 async function loadAlerts() {
   S.alerts = await api(`/api/alerts?limit=200${$("#alerts-open").checked ? "&open=true" : ""}`);
   const body = $("#alerts-body");
@@ -247,10 +280,10 @@ async function loadAlerts() {
     const contrib = (a.contributions || []).map(([node, sig, share]) => `${node}.${sig} ${Math.round(share * 100)}%`).join(", ");
     const ack = a.acked_at ? el("span", { class: "muted" }, `acked by ${a.acked_by}`)
       : el("button", { "data-testid": "ack", onclick: async () => { await api(`/api/alerts/${a.id}/ack`, { method: "POST", body: "{}" }); loadAlerts(); } }, "Acknowledge");
-    body.append(el("tr", { class: a.ended ? "" : "open", "data-testid": "alert-row", "data-node": a.node || "", "data-twin": a.twin },
+    body.append(el("tr", { class: a.ended ? "" : "open", "data-testid": "alert-row", "data-node": a.node || "", "data-twin": a.twin, "data-source": a.source || "" },
       el("td", {}, a.id), el("td", {}, a.twin), el("td", {}, (a.started || "").replace("T", " ").slice(0, 19)),
       el("td", { "data-testid": "alert-where" }, `${a.node}.${a.signal}`), el("td", { class: "num" }, `${fmt(a.score, 3)} / ${fmt(a.threshold, 3)}`),
-      el("td", {}, contrib), el("td", {}, a.ended ? "cleared" : "open"), el("td", {}, ack)));
+      el("td", {}, contrib), diagnosisCell(a), workOrdersCell(a), el("td", {}, a.ended ? "cleared" : "open"), el("td", {}, ack)));
   }
   const open = S.alerts.filter((a) => !a.ended && !a.acked_at).length;
   $("#alert-count").textContent = open;
@@ -472,7 +505,7 @@ function connect() {
   sock.onmessage = (m) => {
     const ev = JSON.parse(m.data);
     if (ev.topic === "values") onValues(ev);
-    else if (ev.topic === "alerts") { loadAlerts(); if (ev.twin === S.twin && ev.data.event !== "acked") refreshGraph(); }
+    else if (ev.topic === "alerts") { loadAlerts(); if (ev.twin === S.twin && !["acked", "enriched"].includes(ev.data.event)) refreshGraph(); }
     else if (ev.topic === "warnings" && ev.twin === S.twin) renderWarnings(ev.data);
   };
 }
