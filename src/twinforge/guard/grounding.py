@@ -600,9 +600,17 @@ def _without_common_nouns(mentions: list[Mention], question: str, lex: Lexicon) 
             return False
         if stem(word) in ROLE_WORDS or any(x.start > m.end and x.start - m.end <= 1 for x in mentions):
             return False  # "the duty pump", "the donor centre": it says which one
-        if re.search(rf"\b{re.escape(word[0].upper())}{re.escape(word[1:])}", question):
+        if _capitalised(word, question):
             return False  # written with a capital: a name
-        return all(len(lex.nodes[c].surface) >= 3 for c in m.ids)
+        for c in m.ids:
+            full = _plain(lex.twin.node(c).name or "").lower()
+            name = re.findall(r"[\w'-]+", re.sub(r"\([^)]*\)", " ", full))
+            places = re.findall(r"[\w'-]+", " ".join(re.findall(r"\(([^)]*)\)", full)))
+            said = stem(word.lower())
+            ends = {stem(name[0]), stem(name[-1])} if name else set()
+            if len(lex.nodes[c].surface) < 3 or said in ends or said in map(stem, places):
+                return False  # a short name, its first or last word, the place in brackets: a name
+        return True
 
     def proper(m: Mention) -> bool:
         return m.how == "id" or (
@@ -612,6 +620,15 @@ def _without_common_nouns(mentions: list[Mention], question: str, lex: Lexicon) 
     if not any(proper(m) for m in mentions):
         return mentions
     return [m for m in mentions if not common(m)]
+
+
+def _capitalised(word: str, question: str) -> bool:
+    """Whether ``word`` is written with a capital in ``question`` other than to start a sentence."""
+    for hit in re.finditer(rf"\b{re.escape(word[0].upper())}{re.escape(word[1:])}", question):
+        before = question[: hit.start()].rstrip()
+        if before and before[-1] not in ".!?:;-\u2013\u2014(\"'":
+            return True
+    return False
 
 
 def _plain(text: str) -> str:
