@@ -493,3 +493,8 @@ def test_a_relation_beats_a_plain_name_word_and_a_quantity_s_name_is_no_change(b
     assert (change["target"], change["parameter"]) == ("buf_fill", "capacity")
     plan = only("What scrap rate are we assuming at the filler?", twin)
     assert (plan["kind"], plan["target"], plan["quantity"]) == ("status", "filler", "scrap_rate")
+
+
+def test_how_many_at_once_is_the_number_of_servers(bottling_line):
+    plan = only("How many bottles does the filler take at once?", bottling_line)
+    assert (plan["kind"], plan["target"], plan["quantity"]) == ("status", "filler", "servers")

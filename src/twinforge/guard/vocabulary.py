@@ -340,6 +340,8 @@ QUANTITY_WORDS: dict[str, tuple[str, ...]] = {
         "unit",
         "line",
         "hire",
+        "at once",
+        "at a time",
     ),
     "setup_time": ("setup", "set-up", "set up", "changeover", "change over"),
     "speed": ("speed", "rpm", "nominal speed", "% speed", "percent speed", "speed setpoint", "stroke"),
