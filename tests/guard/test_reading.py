@@ -498,3 +498,9 @@ def test_a_relation_beats_a_plain_name_word_and_a_quantity_s_name_is_no_change(b
 def test_how_many_at_once_is_the_number_of_servers(bottling_line):
     plan = only("How many bottles does the filler take at once?", bottling_line)
     assert (plan["kind"], plan["target"], plan["quantity"]) == ("status", "filler", "servers")
+
+
+def test_a_kind_word_then_the_name_of_one_is_that_one(supply_chain):
+    plan = only("What if Berlin only takes its stock from the plant in Hanover?", supply_chain)
+    (change,) = plan["changes"]
+    assert (change["op"], change["target"], change["partners"]) == ("only", "C_berlin", ["P1"])

@@ -221,6 +221,7 @@ def find_mentions(
     del index
     mentions = _merge(mentions, text, lex)
     mentions = _without_common_nouns(mentions, question, lex)
+    mentions = _without_restated(mentions, text)
     # a description word that fits several nodes says nothing; nor does one naming a product
     # ("strawberries" in the description of the packhouse that packs them)
     mentions = [
@@ -620,6 +621,25 @@ def _without_common_nouns(mentions: list[Mention], question: str, lex: Lexicon) 
     if not any(proper(m) for m in mentions):
         return mentions
     return [m for m in mentions if not common(m)]
+
+
+def _without_restated(mentions: list[Mention], text: str) -> list[Mention]:
+    """ "its stock from Plymouth", "the terminal at Warsaw": a kind word that could be several
+    things, followed by the name of one of them, is that one said twice."""
+    out = []
+    for k, m in enumerate(mentions):
+        nxt = mentions[k + 1] if k + 1 < len(mentions) else None
+        if (
+            not m.resolved
+            and not m.group
+            and nxt is not None
+            and nxt.resolved
+            and nxt.ids[0] in m.ids
+            and re.fullmatch(r"\s+(from|at|in|of|on)\s+(the\s+)?", text[m.end : nxt.start])
+        ):
+            continue
+        out.append(m)
+    return out
 
 
 def _capitalised(word: str, question: str) -> bool:
