@@ -58,11 +58,13 @@ SETS = {
     "dev4": "dev 4 (tuned on)",
     "heldout2": "held-out twins 2",
     "heldout3": "held-out twins 3",
-    "heldout4": "held-out twins 4 (fresh)",
+    "heldout4": "held-out twins 4",
+    "heldout5": "held-out twins 5 (fresh)",
+    "dev5": "dev 5 (tuned on)",
 }
-DEV = ("dev", "dev2", "dev3", "dev4")
+DEV = ("dev", "dev2", "dev3", "dev4", "dev5")
 EXAMPLE_TWINS = ("bottling_line", "pump_station", "supply_chain")
-HELD_OUT = ("heldout", "templates_test", "heldout2", "heldout3", "heldout4")
+HELD_OUT = ("heldout", "templates_test", "heldout2", "heldout3", "heldout4", "heldout5")
 
 
 def verify(folder: Path) -> list[str]:
@@ -105,7 +107,9 @@ def phrasing_overlap() -> tuple[int, int, list[str]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sets", default="heldout,heldout2,heldout3,heldout4,templates_test,dev,dev2,dev3,dev4")
+    ap.add_argument(
+        "--sets", default="heldout,heldout2,heldout3,heldout4,heldout5,templates_test,dev,dev2,dev3,dev4,dev5"
+    )
     ap.add_argument("--reps", type=int, default=5, help="replications per simulated run")
     ap.add_argument("--horizon", default="8 h", help="simulated time per replication")
     add_record_flag(ap)
@@ -202,7 +206,7 @@ def main() -> None:
     # new twins: the held-out sets' own twins; new phrasings: questions about the example twins
     twins_ans = [r for r in held if r["twin"] not in EXAMPLE_TWINS and r["kind"] != "decline"]
     tmpl_ans = [r for r in held if r["twin"] in EXAMPLE_TWINS and r["kind"] != "decline"]
-    fresh_ans = [r for r in rows if r["set"] == "heldout4" and r["kind"] != "decline"]
+    fresh_ans = [r for r in rows if r["set"] == "heldout5" and r["kind"] != "decline"]
     held_un = [r for r in held if r["kind"] == "decline"]
     lat = np.array([r["s"] for r in held]) if held else np.zeros(1)
     headline = (
@@ -252,13 +256,17 @@ HONESTY = (
     "other styles), `dev3/` (222, three more twins; before any tuning on it the reader answered 80.9 % of "
     "its answerable questions correctly with 6.3 % wrong) and `dev4/` (150, a blister line, a sewage lift "
     "station and a steel-scrap network, with e-mail style context, greetings and signatures; before any "
-    "tuning on it the reader alone read 80 of its 120 answerable questions right and 11 wrong). The "
+    "tuning on it the reader alone read 80 of its 120 answerable questions right and 11 wrong) and `dev5/` "
+    "(143, a tyre-retreading shop, an airport fuel farm and a blood service, written blind after the "
+    "heldout4 run; before any tuning on it the reader alone read 82 of its 110 answerable questions right "
+    "and 9 wrong). The "
     "held-out sets were never opened question by question: `heldout/` and `templates_test/` were run "
     "after the dev2 and dev3 work without looking at their failures; `heldout2/` (205 questions) was run "
     "once, after the dev3 work; `heldout3/` (182 questions) was first run after the dev4 work (78.1 % "
-    "correct then). `heldout4/` (154 questions: sterile services, sludge digestion and a timber network), "
-    "written by an author who had not read the pipeline and frozen before this round of reader work, is "
-    "run for the first time here: it is the fresh figure. Caveats: the dev3 and heldout2 authors both "
+    "correct then); `heldout4/` (154 questions) was first run after the dev4 round (62.2 % correct, 11.0 % "
+    "wrong; only its totals were seen). `heldout5/` (153 questions: a bakery line, mine dewatering and a "
+    "coffee-roasting network), written by an author who had not read the pipeline and frozen before the "
+    "dev5 work, is run for the first time here: it is the fresh figure. Caveats: the dev3 and heldout2 authors both "
     "chose an SMT assembly line; the phrasing check once printed a held-out question's masked form shared "
     "with a dev question (a question in Russian, declined in both), and in an earlier run it printed the "
     "masked forms of 18 held-out questions that share one with a dev question or a generated example, all "
