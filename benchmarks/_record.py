@@ -90,9 +90,10 @@ def commit() -> str:
     return f"commit {sha}" + (" (+dirty)" if dirty else "")
 
 
-def record(name: str, title: str, body_markdown: str) -> bool:
+def record(name: str, title: str, body_markdown: str, rerun: str | None = None) -> bool:
     """Write (or replace) the section of ``docs/benchmarks.md`` owned by benchmark ``name`` when
     ``--record`` was given (:func:`add_record_flag`); otherwise do nothing but say so on stderr.
+    ``rerun``: the command that re-runs it (default ``python benchmarks/NAME.py --record``).
     Returns whether the section was written."""
     if not _asked:
         print(
@@ -102,7 +103,8 @@ def record(name: str, title: str, body_markdown: str) -> bool:
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     section = (
         f"<!-- bench:{name} -->\n## {title}\n\n"
-        f"Measured {stamp} on {machine()}, {commit()}. Re-run: `python benchmarks/{name}.py --record`.\n\n"
+        f"Measured {stamp} on {machine()}, {commit()}. "
+        f"Re-run: `{rerun or f'python benchmarks/{name}.py --record'}`.\n\n"
         f"{body_markdown.strip()}\n<!-- /bench:{name} -->"
     )
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"

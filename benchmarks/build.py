@@ -280,7 +280,12 @@ def main() -> int:
         "parameter accuracy within 5 % after unit conversion; the baseline is one node per line with the kind of its "
         "first kind word, chained in order, without parameters.\n\n" + md
     )
-    record(f"build_{args.set}", f"twinforge build: descriptions to twins ({args.set} set)", body)
+    record(
+        f"build_{args.set}",
+        f"twinforge build: descriptions to twins ({args.set} set)",
+        body,
+        rerun=f"python benchmarks/build.py --set {args.set} --record",
+    )
     print(
         f"build valid={a['valid']:.0%} node_f1={a['node_f1']:.3f} edge_f1={a['edge_f1']:.3f} "
         f"param_acc={a['param_acc']:.3f} p95_s={p95:.2f}"
