@@ -5,6 +5,8 @@ Library code raises these; the CLI prints them without a traceback and exits wit
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -143,3 +145,10 @@ class UnknownEntityError(TwinforgeError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else ""
+
+
+def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices`` to a misspelt ``name``, or ``""``:
+    the one place every "unknown ..." message gets its suggestion from."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
+    return f"; did you mean {close[0]!r}?" if close else ""

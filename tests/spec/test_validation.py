@@ -322,3 +322,11 @@ def test_error_rendering_names_file_line_path_expected_found():
     text = str(info.value)
     assert "line.yaml:10" in text and "nodes[1].parameters.process_time.unit" in text
     assert "expected a time" in text and "found 'kg'" in text
+
+
+def test_every_suggestion_comes_from_one_helper():
+    from twinforge.errors import did_you_mean
+
+    assert did_you_mean("bufer", ["buffer", "station"]) == "; did you mean 'buffer'?"
+    assert did_you_mean("zzz", ["buffer", "station"]) == ""
+    assert did_you_mean("fillr", {"filler": 1}) == "; did you mean 'filler'?"  # any iterable of names

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from twinforge.errors import UnknownEntityError
+from twinforge.errors import UnknownEntityError, did_you_mean
 from twinforge.spec import TwinSpec
 
 
@@ -76,8 +75,8 @@ class SignalMap:
             choices = self.signal_names + list(self._qualified)
             hints = []
             for col in unknown:
-                close = difflib.get_close_matches(col, choices, n=1)
-                hints.append(f"{col!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+                hint = did_you_mean(col, choices)  # "; did you mean 'x'?"
+                hints.append(f"{col!r}" + (f" ({hint[2:]})" if hint else ""))
             raise UnknownSignalError(
                 f"{len(unknown)} column(s) are not signals of twin {self.twin.name!r}: {', '.join(hints)}; "
                 f"its signals are {self.signal_names}"

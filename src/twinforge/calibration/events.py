@@ -26,7 +26,6 @@ station), so tests and benchmarks calibrate against a twin whose parameters are 
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from twinforge.errors import TwinforgeError
+from twinforge.errors import TwinforgeError, did_you_mean
 from twinforge.spec.models import TwinSpec
 
 EVENTS = ("start", "finish", "down", "up")
@@ -45,11 +44,6 @@ COLUMNS = ["node", "event", "t", "reason"]
 
 class CalibrationError(TwinforgeError):
     """Calibration input or result that cannot be used; the message says what and where."""
-
-
-def _suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _times(values: pd.Series, source: str) -> np.ndarray:
@@ -122,7 +116,7 @@ def check_event_log(
             if node not in ids:
                 i = int(np.flatnonzero((out["node"] == node).to_numpy())[0])
                 raise CalibrationError(
-                    f"{source}: row {i + 1}: node {node!r} is not in twin {twin.name!r}{_suggest(node, ids)}"
+                    f"{source}: row {i + 1}: node {node!r} is not in twin {twin.name!r}{did_you_mean(node, ids)}"
                 )
     for node, group in out.groupby("node", sort=False):
         t = group["t"].to_numpy()

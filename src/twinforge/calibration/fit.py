@@ -28,8 +28,9 @@ import numpy as np
 import pandas as pd
 
 from twinforge.calibration.distributions import SMOOTH, FamilyFit, fit_best, fit_moments
-from twinforge.calibration.events import CalibrationError, _suggest, check_event_log
+from twinforge.calibration.events import CalibrationError, check_event_log
 from twinforge.calibration.result import CalibrationResult, Estimate
+from twinforge.errors import did_you_mean
 from twinforge.spec import units
 from twinforge.spec.diff import _show_param
 from twinforge.spec.models import TwinSpec
@@ -60,7 +61,7 @@ def station_samples(log: pd.DataFrame, node: str, speed: float = 1.0) -> Station
     if rows.empty:
         nodes = sorted(pd.unique(log["node"]))
         raise CalibrationError(
-            f"event log has no events of node {node!r}{_suggest(node, nodes)}; nodes in the log: {', '.join(nodes)}"
+            f"event log has no events of node {node!r}{did_you_mean(node, nodes)}; nodes in the log: {', '.join(nodes)}"
         )
     pts: list[float] = []
     ttf: list[float] = []

@@ -50,9 +50,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twinforge.data.errors import DataError, MappingError
 from twinforge.data.model import Quality, QuarantineRecord, UnitConverter
-from twinforge.data.signals import SignalIndex, SignalInfo, _suggest
+from twinforge.data.signals import SignalIndex, SignalInfo
 from twinforge.data.store import TIME_MAX_US, TIME_MIN_US, SampleBatch, TimeSeriesStore, time_problem
-from twinforge.errors import UnitError
+from twinforge.errors import UnitError, did_you_mean
 from twinforge.spec import TwinSpec
 
 _EPOCH_FACTORS = {"s": 1_000_000, "ms": 1_000, "us": 1, "ns": 0.001}
@@ -521,7 +521,7 @@ def parse_file(
     if absent:
         raise MappingError(
             f"{p}: column(s) {', '.join(repr(c) for c in absent)} not in the file"
-            + "".join(_suggest(c, header) for c in absent[:1])
+            + "".join(did_you_mean(c, header, cutoff=0.5) for c in absent[:1])
             + f"; its columns: {', '.join(header)}"
         )
     ignored = [c for c in header if c not in needed]

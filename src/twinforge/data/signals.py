@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 from twinforge.data.errors import MappingError
+from twinforge.errors import did_you_mean
 from twinforge.spec import TwinSpec
 from twinforge.spec.catalog import CATALOG
 from twinforge.spec.validate import signal_target
@@ -42,11 +42,6 @@ class SignalInfo:
     @property
     def observes(self) -> str:
         return f"{self.target_node}.{self.target_state}"
-
-
-def _suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class SignalIndex:
@@ -103,7 +98,7 @@ class SignalIndex:
         if not self.spec.has_node(node):
             with_signals = sorted({k[0] for k in self._by_key})
             raise MappingError(
-                f"{prefix}twin {self.twin!r} has no node {node!r}{_suggest(node, self.spec.node_ids())}; "
+                f"{prefix}twin {self.twin!r} has no node {node!r}{did_you_mean(node, self.spec.node_ids(), cutoff=0.5)}; "
                 f"nodes with signals: {', '.join(with_signals) or 'none'}"
             )
         names = [k[1] for k in self._by_key if k[0] == node]
@@ -114,7 +109,7 @@ class SignalIndex:
                 f"nodes with signals: {', '.join(carriers) or 'none'}"
             )
         raise MappingError(
-            f"{prefix}node {node!r} has no signal {signal!r}{_suggest(signal, names)}; "
+            f"{prefix}node {node!r} has no signal {signal!r}{did_you_mean(signal, names, cutoff=0.5)}; "
             f"its signals: {', '.join(names)}"
         )
 

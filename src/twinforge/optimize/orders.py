@@ -23,7 +23,6 @@ against the twin (unknown ids get a suggestion).
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ from typing import Any
 import networkx as nx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from twinforge.errors import IssueCollector, SpecError, UnitError, format_path
+from twinforge.errors import IssueCollector, SpecError, UnitError, did_you_mean, format_path
 from twinforge.inputs import load_json, read_text
 from twinforge.optimize._twin import twin_has, twin_value
 from twinforge.optimize.scheduling import Job, Operation
@@ -119,11 +118,6 @@ def station_routes(spec: TwinSpec, product: str | None = None, limit: int = 100)
     return found
 
 
-def _suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _time(value: TimeValue, time_unit: str) -> float:
     """A time in ``time_unit``: bare numbers are already in it; strings carry their own unit."""
     if isinstance(value, int | float):
@@ -144,7 +138,7 @@ def _station_issues(
         names = stations_of(spec)
         c.add(
             path,
-            f"unknown station {station!r} in twin {spec.name!r}{_suggest(station, names)}",
+            f"unknown station {station!r} in twin {spec.name!r}{did_you_mean(station, names)}",
             code="unknown-station",
             expected="one of " + ", ".join(names) if names else "a station id (the twin has none)",
             found=station,
@@ -235,7 +229,7 @@ def _build_jobs(
         if order.product is not None and spec.products and order.product not in spec.products:
             c.add(
                 (*path, "product"),
-                f"unknown product {order.product!r}{_suggest(order.product, spec.products)}",
+                f"unknown product {order.product!r}{did_you_mean(order.product, spec.products)}",
                 expected="one of " + ", ".join(spec.products),
                 found=order.product,
             )

@@ -8,7 +8,6 @@ what goes wrong, so a later intervention is checked against the twin as earlier 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from twinforge.errors import Issue, IssueCollector, SpecError, UnitError, UnknownEntityError
+from twinforge.errors import Issue, IssueCollector, SpecError, UnitError, UnknownEntityError, did_you_mean
 from twinforge.inputs import read_text
 from twinforge.scenario.models import (
     INTERVENTION_OPS,
@@ -103,11 +102,6 @@ def _numbers(data: Any) -> list[float]:
     return [float(data)] if isinstance(data, int | float) and not isinstance(data, bool) else []
 
 
-def _suggest(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 class _Applier:
     def __init__(self, twin: TwinSpec, c: IssueCollector) -> None:
         self.twin = twin
@@ -118,7 +112,7 @@ class _Applier:
         if not self.twin.has_node(ref):
             self.c.add(
                 path,
-                f"unknown {what} {ref!r}{_suggest(ref, self.twin.node_ids())}",
+                f"unknown {what} {ref!r}{did_you_mean(ref, self.twin.node_ids())}",
                 code="unknown-node",
                 found=ref,
             )
@@ -163,7 +157,7 @@ class _Applier:
             who = f"a {el.kind}" if isinstance(el, Node) else f"a {el.kind} edge"
             self.c.add(
                 path,
-                f"{who} has no parameter {name!r}{_suggest(name, valid)}",
+                f"{who} has no parameter {name!r}{did_you_mean(name, valid)}",
                 code="unknown-parameter",
                 expected="one of " + ", ".join(valid),
                 found=name,
@@ -322,7 +316,7 @@ class _Applier:
             return True
         self.c.add(
             path,
-            f"unknown product {product!r}{_suggest(product, self.twin.products)}",
+            f"unknown product {product!r}{did_you_mean(product, self.twin.products)}",
             code="unknown-product",
             expected="one of " + (", ".join(self.twin.products) or "(no products)"),
             found=product,

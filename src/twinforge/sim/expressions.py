@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from twinforge.errors import did_you_mean
 from twinforge.sim.errors import KpiExpressionError
 from twinforge.sim.series import Series
 
@@ -232,10 +233,8 @@ class _Evaluator:
     def scalar(self, name: str) -> float:
         if name in self.scalars:
             return float(self.scalars[name])
-        import difflib
 
-        close = difflib.get_close_matches(name, list(self.scalars), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name, self.scalars)
         raise self.fail(f"unknown KPI {name!r}{hint}")
 
     def value(self, node: ast.AST, want_series: bool = False) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from twinforge.errors import did_you_mean
 from twinforge.sim.components import COMPONENTS, Component, HydraulicNetwork, MaterialNode
 from twinforge.sim.components.flow import Buffer, Conveyor, Sink, Source
 from twinforge.sim.components.station import Station
@@ -132,10 +133,7 @@ class Model:
     # -- set-up ------------------------------------------------------------------------------------
     def component(self, node: str) -> Component:
         if node not in self.components:
-            import difflib
-
-            close = difflib.get_close_matches(node, list(self.components), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(node, self.components)
             kind = self.plan.nodes[node].kind if node in self.plan.nodes else None
             what = f"a {kind} has no simulated state" if kind else "no such simulated node"
             raise SimulationError(f"{node!r}: {what}{hint}")

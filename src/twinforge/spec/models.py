@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from twinforge.errors import UnitError, UnknownEntityError
+from twinforge.errors import UnitError, UnknownEntityError, did_you_mean
 from twinforge.spec import units
 from twinforge.spec.catalog import (
     CATALOG,
@@ -27,13 +27,6 @@ from twinforge.spec.distributions import Distribution
 
 SPEC_VERSION = 1
 ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
-
-
-def _suggest(name: str, choices: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 class Parameter(BaseModel):
@@ -214,7 +207,7 @@ class Node(BaseModel):
             if s.name == name:
                 return s
         raise UnknownEntityError(
-            f"node {self.id!r} has no signal {name!r}{_suggest(name, [s.name for s in self.signals])}"
+            f"node {self.id!r} has no signal {name!r}{did_you_mean(name, [s.name for s in self.signals])}"
         )
 
 
@@ -297,7 +290,7 @@ class TwinSpec(BaseModel):
             if n.id == node_id:
                 return n
         raise UnknownEntityError(
-            f"twin {self.name!r} has no node {node_id!r}{_suggest(node_id, self.node_ids())}"
+            f"twin {self.name!r} has no node {node_id!r}{did_you_mean(node_id, self.node_ids())}"
         )
 
     def edge(self, key: str) -> Edge:
@@ -305,7 +298,7 @@ class TwinSpec(BaseModel):
             if e.key == key or e.id == key:
                 return e
         keys = [e.key for e in self.edges]
-        raise UnknownEntityError(f"twin {self.name!r} has no edge {key!r}{_suggest(key, keys)}")
+        raise UnknownEntityError(f"twin {self.name!r} has no edge {key!r}{did_you_mean(key, keys)}")
 
     def edges_between(self, source: str, target: str) -> list[Edge]:
         return [e for e in self.edges if e.source == source and e.target == target]
@@ -317,7 +310,9 @@ class TwinSpec(BaseModel):
         if any(e.key == ref or e.id == ref for e in self.edges):
             return self.edge(ref)
         choices = self.node_ids() + [e.key for e in self.edges]
-        raise UnknownEntityError(f"twin {self.name!r} has no node or edge {ref!r}{_suggest(ref, choices)}")
+        raise UnknownEntityError(
+            f"twin {self.name!r} has no node or edge {ref!r}{did_you_mean(ref, choices)}"
+        )
 
     # -- typed parameter access ----------------------------------------------------------
     def param_unit(self, ref: str, name: str) -> str:
@@ -337,7 +332,7 @@ class TwinSpec(BaseModel):
             what = f"kind {el.kind!r}" if isinstance(el, Node) else f"{el.kind} edges"
             raise UnknownEntityError(
                 f"{'node' if isinstance(el, Node) else 'edge'} {_ref(el)!r} ({what}) has no parameter "
-                f"{name!r}{_suggest(name, choices)}; valid: {', '.join(choices) or 'none'}"
+                f"{name!r}{did_you_mean(name, choices)}; valid: {', '.join(choices) or 'none'}"
             )
         return pdef
 

@@ -6,21 +6,15 @@ parameters, units, physical bounds, references between elements, and the rules o
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections import Counter
 
-from twinforge.errors import Issue, IssueCollector, SpecError, UnitError
+from twinforge.errors import Issue, IssueCollector, SpecError, UnitError, did_you_mean
 from twinforge.spec import units
 from twinforge.spec.catalog import CATALOG, EDGE_CATALOG, ParamDef, all_kind_names
 from twinforge.spec.models import Edge, Node, Parameter, TwinSpec
 
 Path = tuple[str | int, ...]
-
-
-def _did_you_mean(name: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(name, choices, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _fmt_bounds(lo: float, hi: float, unit: str) -> str:
@@ -124,9 +118,9 @@ def _check_node(c: IssueCollector, spec: TwinSpec, node: Node, path: Path) -> No
     if kd is None:
         c.add(
             (*path, "kind"),
-            f"unknown kind {node.kind!r} for node {node.id!r}{_did_you_mean(node.kind, all_kind_names())}",
+            f"unknown kind {node.kind!r} for node {node.id!r}{did_you_mean(node.kind, all_kind_names())}",
             code="unknown-kind",
-            expected=None if _did_you_mean(node.kind, all_kind_names()) else "one of " + ", ".join(CATALOG),
+            expected=None if did_you_mean(node.kind, all_kind_names()) else "one of " + ", ".join(CATALOG),
             found=node.kind,
         )
         return
@@ -136,7 +130,7 @@ def _check_node(c: IssueCollector, spec: TwinSpec, node: Node, path: Path) -> No
         if pdef is None and not kd.open_parameters:
             c.add(
                 ppath,
-                f"unknown parameter {name!r} for kind {node.kind!r}{_did_you_mean(name, list(kd.params))}",
+                f"unknown parameter {name!r} for kind {node.kind!r}{did_you_mean(name, list(kd.params))}",
                 code="unknown-parameter",
                 expected="one of " + (", ".join(kd.params) or "(none)"),
                 found=name,
@@ -317,7 +311,7 @@ def _check_param(
             if prod not in spec.products:
                 c.add(
                     (*path, "by_product", prod),
-                    f"unknown product {prod!r}{_did_you_mean(prod, spec.products)}",
+                    f"unknown product {prod!r}{did_you_mean(prod, spec.products)}",
                     code="unknown-product",
                     expected="one of " + (", ".join(spec.products) or "(no products declared)"),
                     found=prod,
@@ -409,7 +403,7 @@ def check_param_value(
     if product is not None and product not in spec.products:
         c.add(
             where,
-            f"unknown product {product!r}{_did_you_mean(product, spec.products)}",
+            f"unknown product {product!r}{did_you_mean(product, spec.products)}",
             code="unknown-product",
             expected="one of " + (", ".join(spec.products) or "(no products declared)"),
             found=product,
@@ -502,7 +496,7 @@ def _check_state_ref(
     if nid not in known:
         c.add(
             path,
-            f"reference to unknown node {nid!r}{_did_you_mean(nid, sorted(known))}",
+            f"reference to unknown node {nid!r}{did_you_mean(nid, sorted(known))}",
             code="unknown-node",
             found=nid,
         )
@@ -514,7 +508,7 @@ def _check_state_ref(
     if var not in states:
         c.add(
             path,
-            f"node {nid!r} ({target.kind}) has no state variable {var!r}{_did_you_mean(var, states)}",
+            f"node {nid!r} ({target.kind}) has no state variable {var!r}{did_you_mean(var, states)}",
             code="unknown-state",
             expected="one of " + (", ".join(states) or "(none declared)"),
             found=var,
@@ -534,7 +528,7 @@ def _check_edge(
         if nid not in known:
             c.add(
                 (*path, end),
-                f"edge {edge.key!r} points to unknown node {nid!r}{_did_you_mean(nid, sorted(known))}",
+                f"edge {edge.key!r} points to unknown node {nid!r}{did_you_mean(nid, sorted(known))}",
                 code="unknown-node",
                 expected="an existing node id",
                 found=nid,
@@ -545,7 +539,7 @@ def _check_edge(
     if ekd is None:
         c.add(
             (*path, "kind"),
-            f"unknown edge kind {edge.kind!r}{_did_you_mean(edge.kind, list(EDGE_CATALOG))}",
+            f"unknown edge kind {edge.kind!r}{did_you_mean(edge.kind, list(EDGE_CATALOG))}",
             code="unknown-kind",
             expected="one of " + ", ".join(EDGE_CATALOG),
             found=edge.kind,
@@ -556,7 +550,7 @@ def _check_edge(
         if pdef is None:
             c.add(
                 (*path, "parameters", name),
-                f"unknown parameter {name!r} for {edge.kind} edges{_did_you_mean(name, list(ekd.params))}",
+                f"unknown parameter {name!r} for {edge.kind} edges{did_you_mean(name, list(ekd.params))}",
                 code="unknown-parameter",
                 expected="one of " + (", ".join(ekd.params) or "(none)"),
                 found=name,
@@ -570,7 +564,7 @@ def _check_edge(
             if prod not in spec.products:
                 c.add(
                     (*path, "products", k),
-                    f"unknown product {prod!r}{_did_you_mean(prod, spec.products)}",
+                    f"unknown product {prod!r}{did_you_mean(prod, spec.products)}",
                     code="unknown-product",
                     expected="one of " + (", ".join(spec.products) or "(none declared)"),
                     found=prod,
