@@ -46,11 +46,6 @@ def add_record_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def recording() -> bool:
-    """True when ``--record`` was given."""
-    return _asked
-
-
 def machine() -> str:
     """One line describing the machine the numbers were measured on."""
     cpu = platform.processor() or platform.machine()

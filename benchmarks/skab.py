@@ -51,19 +51,10 @@ from twinforge.analytics.detectors import MultivariateShiftDetector
 from twinforge.analytics.factory import DEFAULT_SHIFT
 from twinforge.analytics.signals import SignalMap
 from twinforge.data.emulator import FaultInjector, SensorFault, TelemetrySample
-from twinforge.datasets import reference_data
+from twinforge.datasets import SKAB_SIGNALS, reference_data
 from twinforge.spec import load_spec
 
-SIGNALS = [
-    "Accelerometer1RMS",
-    "Accelerometer2RMS",
-    "Current",
-    "Pressure",
-    "Temperature",
-    "Thermocouple",
-    "Voltage",
-    "Volume Flow RateRMS",
-]
+SIGNALS = SKAB_SIGNALS
 TRAIN_ROWS = 400
 FAR_GOAL = 0.10
 CONFIDENCE_Z = 1.645  # one-sided 95 % bound on FAR when choosing a configuration

@@ -8,6 +8,18 @@ from pathlib import Path
 
 from twinforge.errors import TwinforgeError
 
+#: the eight signals of the SKAB testbed, as its CSV files name their columns
+SKAB_SIGNALS = [
+    "Accelerometer1RMS",
+    "Accelerometer2RMS",
+    "Current",
+    "Pressure",
+    "Temperature",
+    "Thermocouple",
+    "Voltage",
+    "Volume Flow RateRMS",
+]
+
 
 def reference_data_dir() -> Path:
     env = os.environ.get("TWINFORGE_DATA")

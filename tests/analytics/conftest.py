@@ -4,16 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-PUMP_SIGNALS = [
-    "Accelerometer1RMS",
-    "Accelerometer2RMS",
-    "Current",
-    "Pressure",
-    "Temperature",
-    "Thermocouple",
-    "Voltage",
-    "Volume Flow RateRMS",
-]
+from twinforge.datasets import SKAB_SIGNALS
+
+PUMP_SIGNALS = SKAB_SIGNALS
 
 
 def correlated_normal(n: int, rng: np.random.Generator, columns: list[str]) -> pd.DataFrame:

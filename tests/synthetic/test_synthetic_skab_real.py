@@ -8,22 +8,13 @@ import pandas as pd
 import pytest
 
 from twinforge.analytics.diagnosis import train_diagnoser
-from twinforge.datasets import reference_data_dir
+from twinforge.datasets import SKAB_SIGNALS, reference_data_dir
 from twinforge.spec import load_spec
 from twinforge.synthetic import fit_normal_model, generate
 from twinforge.synthetic.generate import NORMAL_MODEL_REPLICATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
-SIGNALS = [
-    "Accelerometer1RMS",
-    "Accelerometer2RMS",
-    "Current",
-    "Pressure",
-    "Temperature",
-    "Thermocouple",
-    "Voltage",
-    "Volume Flow RateRMS",
-]
+SIGNALS = SKAB_SIGNALS
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 
 from twinforge.build.result import Decision
+from twinforge.guard.text import ORDINALS, WORD_NUMBERS
 from twinforge.spec.catalog import KIND_ALIASES, NodeKind
 
 #: words for each kind (singular, lowercase; British and American spellings)
@@ -345,20 +346,8 @@ _ADJECTIVES = set(
         "full",
     ]
 )
-ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6}
-COUNT_WORDS = {
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "twin": 2,
-    "dual": 2,
-}
+ORDINAL_WORDS = ORDINALS
+COUNT_WORDS = {w: n for w, n in WORD_NUMBERS.items() if 2 <= n <= 10} | {"twin": 2, "dual": 2}
 #: words before a sensor that say what it measures (its state)
 SENSOR_STATES = {
     "temperature": "temperature",
