@@ -342,15 +342,12 @@ def _keep_variants(twin: TwinSpec, engine: str) -> list[dict[str, Any]]:
     """Keep plans: the level of a tank that a pump fills or drains (simulated twins)."""
     if engine != "simulate":
         return []
-    pumps = {n.id for n in twin.nodes if n.kind == "pump"}
+    from twinforge.control.request import HOLDABLE, actuators
+
     tanks = [
         n.id
         for n in twin.nodes
-        if n.kind == "tank"
-        and any(
-            (e.source, e.target) in {(n.id, p) for p in pumps} | {(p, n.id) for p in pumps}
-            for e in twin.edges
-        )
+        if HOLDABLE.get(n.kind) == "level" and (a := actuators(twin, n.id)) and (a.fill or a.drain)
     ]
     if not tanks:
         return []
