@@ -56,6 +56,7 @@ from twinforge.topology import (
     fit_calibration,
     infer_topology,
     signals_from_frame,
+    with_item_sensors,
 )
 from twinforge.topology.score import prepare
 
@@ -102,23 +103,8 @@ def _telemetry_frame(
 
 def line_dataset(seed: int) -> tuple[TwinSpec, pd.DataFrame, set[tuple[str, str]]]:
     spec = load_spec(ROOT / "examples" / "bottling_line.yaml")
-    state_for = {"source": "released", "buffer": "level", "conveyor": "occupancy", "sink": "count"}
     material = [(e.source, e.target) for e in spec.edges if e.kind == "material"]
-    spec.nodes = [n.model_copy(update={"signals": []}) for n in spec.nodes if n.kind != "sensor"]
-    spec.edges = [e for e in spec.edges if e.kind == "material"]
-    keep = set()
-    for n in list(spec.nodes):
-        if n.kind in state_for:
-            st = state_for[n.kind]
-            spec.nodes.append(
-                Node(
-                    id=f"{n.id}_{st}",
-                    kind="sensor",
-                    observes=f"{n.id}.{st}",
-                    signals=[Signal(name=st, period=5)],
-                )
-            )
-            keep.add(n.id)
+    spec, keep = with_item_sensors(spec, period_s=5)
     frame = _telemetry_frame(spec, 8, seed)
     mapping_twin = spec.model_copy(update={"edges": []}, deep=True)
     return mapping_twin, frame, _contract(material, keep)

@@ -13,30 +13,22 @@ from typer.testing import CliRunner
 
 from twinforge.cli.main import app
 from twinforge.data.emulator import SimulatedTelemetry
-from twinforge.spec import Node, Signal, dump_spec, load_spec
-from twinforge.topology import accept_edges, fit_calibration, infer_topology, signals_from_frame
+from twinforge.spec import dump_spec, load_spec
+from twinforge.topology import (
+    accept_edges,
+    fit_calibration,
+    infer_topology,
+    signals_from_frame,
+    with_item_sensors,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-STATE_FOR = {"source": "released", "buffer": "level", "conveyor": "occupancy", "sink": "count"}
 
 
 @pytest.fixture(scope="module")
 def line():
     """The line with its edges removed and one sensor per item-flow node; 4 h of telemetry at 5 s."""
-    spec = load_spec(ROOT / "examples" / "bottling_line.yaml")
-    spec.nodes = [n.model_copy(update={"signals": []}) for n in spec.nodes if n.kind != "sensor"]
-    spec.edges = [e for e in spec.edges if e.kind == "material"]
-    for n in list(spec.nodes):
-        if n.kind in STATE_FOR:
-            st = STATE_FOR[n.kind]
-            spec.nodes.append(
-                Node(
-                    id=f"{n.id}_{st}",
-                    kind="sensor",
-                    observes=f"{n.id}.{st}",
-                    signals=[Signal(name=st, period=5)],
-                )
-            )
+    spec, _ = with_item_sensors(load_spec(ROOT / "examples" / "bottling_line.yaml"), period_s=5)
     rows = pd.DataFrame(list(SimulatedTelemetry(spec, 4 * 3600, start=0.0, seed=7)))
     rows["column"] = rows["node"] + "." + rows["signal"]
     wide = rows.pivot_table(index="timestamp", columns="column", values="value").dropna().reset_index()

@@ -20,16 +20,19 @@ from twinforge.topology.infer import (
 )
 from twinforge.topology.score import DEFAULT_CALIBRATION, FEATURES, Calibration, fit_calibration
 from twinforge.topology.signals import (
+    ITEM_STATES,
     SignalData,
     SignalInfo,
     TopologyInputError,
     read_signals,
     signals_from_frame,
+    with_item_sensors,
 )
 
 __all__ = [
     "DEFAULT_CALIBRATION",
     "FEATURES",
+    "ITEM_STATES",
     "Calibration",
     "ProposedEdge",
     "SignalData",
@@ -44,4 +47,5 @@ __all__ = [
     "read_signals",
     "signals_from_frame",
     "twin_from_signals",
+    "with_item_sensors",
 ]

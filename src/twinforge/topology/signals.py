@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from twinforge.errors import TwinforgeError
-from twinforge.spec import TwinSpec
+from twinforge.spec import Node, Signal, TwinSpec
 
 TIME_COLUMNS = ("time", "timestamp", "t", "datetime", "date")
 MIN_ROWS = 30
@@ -189,3 +189,27 @@ def _map_to_twin(info: SignalInfo, twin: TwinSpec, source: str) -> SignalInfo:
     if node.kind == "sensor" and node.observes:
         node_id = node.observes.split(".", 1)[0]
     return SignalInfo(column=info.column, name=sig, unit=info.unit or unit, node=node_id)
+
+
+#: what the sensor on an item-flow node reports, for a plant whose graph is to be learned
+ITEM_STATES = {"source": "released", "buffer": "level", "conveyor": "occupancy", "sink": "count"}
+
+
+def with_item_sensors(spec: TwinSpec, period_s: float = 5.0) -> tuple[TwinSpec, set[str]]:
+    """A copy of a line twin with only its material edges, its own sensors and signals removed, and
+    one sensor per item-flow node (:data:`ITEM_STATES`); and the nodes so observed. Simulating it
+    gives the telemetry of a plant whose graph is known (tests and ``benchmarks/topology.py``)."""
+    out = spec.model_copy(deep=True)
+    out.nodes = [n.model_copy(update={"signals": []}) for n in out.nodes if n.kind != "sensor"]
+    out.edges = [e for e in out.edges if e.kind == "material"]
+    observed = {n.id for n in out.nodes if n.kind in ITEM_STATES}
+    out.nodes += [
+        Node(
+            id=f"{nid}_{ITEM_STATES[kind]}",
+            kind="sensor",
+            observes=f"{nid}.{ITEM_STATES[kind]}",
+            signals=[Signal(name=ITEM_STATES[kind], period=period_s)],
+        )
+        for nid, kind in ((n.id, n.kind) for n in out.nodes if n.id in observed)
+    ]
+    return out, observed
