@@ -1695,10 +1695,11 @@ def _why(reading: Reading, ctx: _Ctx) -> list[Candidate]:
 _TAKES = re.compile(r"\bhow long (?:does|do|did|will|would) [^?]{0,60}?\btakes?\b")
 #: "what is the pH of the water": the quantity asked for, by its own word
 _ASKED = re.compile(r"\bwhat(?:'s| is| are| was)\s+the\s+([a-z][\w-]*)\s+(?:of|in|at)\b")
-#: every stem a quantity is named or hinted with
-_QUANTITY_STEMS = {
+#: every word a quantity is named or hinted with, as written and as stems
+_QUANTITY_WORDS_SAID = {
     s for table in (QUANTITY_WORDS, QUANTITY_HINTS) for ws in table.values() for w in ws for s in w.split()
 }
+_QUANTITY_STEMS = {stem(w) for w in _QUANTITY_WORDS_SAID}
 
 
 def _unknown_quantity(text: str, lex: Lexicon) -> str | None:
@@ -1710,8 +1711,8 @@ def _unknown_quantity(text: str, lex: Lexicon) -> str | None:
     word = m.group(1)
     s = stem(word)
     known = (
-        word in _QUANTITY_STEMS
-        or s in {stem(w) for w in _QUANTITY_STEMS}
+        word in _QUANTITY_WORDS_SAID
+        or s in _QUANTITY_STEMS
         or any(s in table for table in (lex.by_stem, lex.kind_words, lex.by_weak, lex.products))
         or word in lex.by_id
         or word in ("value", "status", "state", "reading", "figure", "number", "amount", "current")
